@@ -1,0 +1,1 @@
+//! DuckDB through the `duckdb` crate.

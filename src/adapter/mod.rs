@@ -1,0 +1,124 @@
+//! The engine boundary. Materializations, tests, seeds and introspective Jinja
+//! (`adapter.get_columns_in_relation`, `run_query`) are written once against
+//! these traits; dialect quirks live in the implementations only.
+
+use serde_json::Value;
+
+pub mod duckdb;
+
+/// `database.schema.identifier` of a table or view in the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Relation {
+    pub database: String,
+    pub schema: String,
+    pub identifier: String,
+}
+
+impl Relation {
+    pub fn new(database: impl Into<String>, schema: impl Into<String>, identifier: impl Into<String>) -> Relation {
+        Relation { database: database.into(), schema: schema.into(), identifier: identifier.into() }
+    }
+    /// Fully quoted name, as dbt-duckdb renders `{{ this }}`.
+    pub fn render(&self) -> String {
+        crate::manifest::quote_relation(&self.database, &self.schema, &self.identifier)
+    }
+    pub fn with_identifier(&self, identifier: impl Into<String>) -> Relation {
+        Relation { identifier: identifier.into(), ..self.clone() }
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+impl RelationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::View => "view",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The engine's type name, e.g. `INTEGER`, `VARCHAR`, `DECIMAL(18,3)`.
+    pub data_type: String,
+}
+
+/// Rows of a query, values converted to JSON (numbers, strings, booleans,
+/// null; dates and timestamps as ISO strings).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// What the engine said about a statement, for run_results.json.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdapterResponse {
+    pub message: String,
+    pub code: String,
+    pub rows_affected: Option<i64>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct AdapterError {
+    pub message: String,
+}
+
+impl AdapterError {
+    pub fn new(message: impl Into<String>) -> AdapterError {
+        AdapterError { message: message.into() }
+    }
+}
+
+pub type AdapterResult<T> = Result<T, AdapterError>;
+
+/// One engine (a DuckDB database file, a DataFusion catalog). Shared across
+/// worker threads; each worker opens its own `Connection`.
+pub trait Adapter: Send + Sync {
+    /// `duckdb`, `datafusion`: the prefix used by `adapter.dispatch`.
+    fn type_name(&self) -> &'static str;
+    /// The database name relations live in (dbt's `target.database`).
+    fn database(&self) -> &str;
+    fn connect(&self) -> AdapterResult<Box<dyn Connection>>;
+    /// Quotes an identifier in this dialect.
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+}
+
+/// A session on the engine. Not shared between threads.
+pub trait Connection: Send {
+    fn execute(&mut self, sql: &str) -> AdapterResult<AdapterResponse>;
+    fn query(&mut self, sql: &str) -> AdapterResult<QueryResult>;
+    fn begin(&mut self) -> AdapterResult<()>;
+    fn commit(&mut self) -> AdapterResult<()>;
+    fn rollback(&mut self) -> AdapterResult<()>;
+
+    fn create_schema(&mut self, database: &str, schema: &str) -> AdapterResult<()>;
+    fn relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>>;
+    fn get_columns(&mut self, relation: &Relation) -> AdapterResult<Vec<Column>>;
+    fn list_relations(&mut self, database: &str, schema: &str) -> AdapterResult<Vec<(Relation, RelationKind)>>;
+    fn drop_relation(&mut self, relation: &Relation, kind: RelationKind) -> AdapterResult<()>;
+    fn rename_relation(&mut self, from: &Relation, kind: RelationKind, to_identifier: &str) -> AdapterResult<()>;
+
+    /// Statements in this dialect, used by the materializations.
+    fn create_table_as_sql(&self, relation: &Relation, select_sql: &str, temporary: bool) -> String;
+    fn create_view_as_sql(&self, relation: &Relation, select_sql: &str) -> String;
+
+    /// Bulk-inserts already-typed rows (seeds, ingest). `columns` carry the
+    /// engine type each value is cast to.
+    fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64>;
+}

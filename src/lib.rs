@@ -1,0 +1,18 @@
+//! rdbt: dbt projects compiled and run in-process on an embedded engine.
+//! The data flow is described in DESIGN.md: config → loader → parser →
+//! manifest → graph → compile → run (adapter, materialize) → artifacts.
+
+pub mod adapter;
+pub mod artifacts;
+pub mod cli;
+pub mod compile;
+pub mod config;
+pub mod diag;
+pub mod graph;
+pub mod jinja;
+pub mod loader;
+pub mod manifest;
+pub mod materialize;
+pub mod parser;
+pub mod run;
+pub mod sql;

@@ -1,0 +1,2 @@
+//! The scheduler: runs a plan on `--threads` workers.
+pub mod results;
