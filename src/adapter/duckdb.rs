@@ -1,1 +1,1141 @@
 //! DuckDB through the `duckdb` crate.
+//!
+//! One `DuckDbAdapter` owns the database instance; every worker thread gets a
+//! `DuckDbConnection` cloned from it (`Connection::try_clone`), so all workers
+//! see one catalog and one transaction manager.
+//!
+//! Query results are converted to JSON as follows:
+//! - integers → JSON numbers (HUGEINT/UHUGEINT outside the 64-bit range → decimal strings);
+//! - DECIMAL → JSON number when the value has at most 15 significant digits
+//!   (so the `f64` prints back exactly), otherwise an exact decimal string;
+//! - FLOAT/DOUBLE → numbers, `NaN`/`inf`/`-inf` → the strings `nan`, `inf`, `-inf`;
+//! - DATE, TIME, TIMESTAMP, INTERVAL, BLOB, UUID → strings formatted like DuckDB's
+//!   own cast to VARCHAR (TIMESTAMPTZ is rendered in UTC with a `+00` suffix);
+//! - LIST/ARRAY → arrays, STRUCT → objects, MAP → object when every key is a
+//!   string, else an array of `{"key", "value"}` objects; ENUM → string.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
+use duckdb::types::{TimeUnit, Value as DValue};
+use serde_json::{Map, Value};
+
+use super::{
+    Adapter, AdapterError, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
+};
+
+fn err(e: duckdb::Error) -> AdapterError {
+    AdapterError::new(e.to_string())
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The DuckDB engine: one database instance shared by all connections.
+pub struct DuckDbAdapter {
+    base: Mutex<duckdb::Connection>,
+    database: String,
+    settings: Vec<String>,
+}
+
+impl std::fmt::Debug for DuckDbAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuckDbAdapter").field("database", &self.database).finish()
+    }
+}
+
+impl DuckDbAdapter {
+    /// Opens `path` (a file, created if missing, or `:memory:`), LOADs the
+    /// `extensions` (INSTALLing them when they are not installed yet) and
+    /// applies `settings` with `SET`.
+    pub fn open(path: &str, extensions: &[String], settings: &Map<String, Value>) -> AdapterResult<DuckDbAdapter> {
+        let conn = if path.is_empty() || path == ":memory:" || path.starts_with(":memory:") {
+            duckdb::Connection::open_in_memory().map_err(err)?
+        } else {
+            if let Some(parent) = Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+                && !parent.exists()
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| AdapterError::new(format!("cannot create directory {}: {e}", parent.display())))?;
+            }
+            duckdb::Connection::open(path).map_err(err)?
+        };
+        for ext in extensions {
+            let name = ext.trim();
+            if name.is_empty() {
+                continue;
+            }
+            let load = format!("LOAD {}", quote_ident(name));
+            if conn.execute_batch(&load).is_err() {
+                conn.execute_batch(&format!("INSTALL {}", quote_ident(name)))
+                    .and_then(|_| conn.execute_batch(&load))
+                    .map_err(|e| AdapterError::new(format!("cannot load DuckDB extension {name}: {e}")))?;
+            }
+        }
+        let settings: Vec<String> = settings
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::String(s) => quote_literal(s),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Null => "NULL".to_string(),
+                    other => quote_literal(&other.to_string()),
+                };
+                format!("SET {} = {value}", quote_ident(k))
+            })
+            .collect();
+        for s in &settings {
+            conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
+        }
+        let database: String = conn.query_row("SELECT current_database()", [], |r| r.get(0)).map_err(err)?;
+        Ok(DuckDbAdapter { base: Mutex::new(conn), database, settings })
+    }
+
+    /// A concrete connection (the trait's `connect` boxes this).
+    pub fn connection(&self) -> AdapterResult<DuckDbConnection> {
+        let base = self.base.lock().map_err(|_| AdapterError::new("DuckDB connection lock poisoned"))?;
+        let conn = base.try_clone().map_err(err)?;
+        drop(base);
+        for s in &self.settings {
+            // Session-scoped settings must be repeated on every connection;
+            // global ones are idempotent.
+            conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
+        }
+        Ok(DuckDbConnection { conn, in_transaction: false })
+    }
+}
+
+impl Adapter for DuckDbAdapter {
+    fn type_name(&self) -> &'static str {
+        "duckdb"
+    }
+    fn database(&self) -> &str {
+        &self.database
+    }
+    fn connect(&self) -> AdapterResult<Box<dyn Connection>> {
+        Ok(Box::new(self.connection()?))
+    }
+}
+
+/// A session on the shared DuckDB database.
+pub struct DuckDbConnection {
+    conn: duckdb::Connection,
+    in_transaction: bool,
+}
+
+static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl DuckDbConnection {
+    fn kind_of(table_type: &str) -> RelationKind {
+        if table_type.eq_ignore_ascii_case("VIEW") { RelationKind::View } else { RelationKind::Table }
+    }
+
+    fn strip_sql(select_sql: &str) -> &str {
+        select_sql.trim_end().trim_end_matches(';').trim_end()
+    }
+
+    /// Rows appended to a VARCHAR staging table, then cast into `relation`
+    /// with DuckDB's own casts (the same rules its CSV reader applies).
+    fn insert_staged(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
+        let n = STAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let stage = format!("rdbt_stage_{}_{n}", std::process::id());
+        let defs: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
+        self.conn
+            .execute_batch(&format!("CREATE TEMP TABLE {} ({})", quote_ident(&stage), defs.join(", ")))
+            .map_err(err)?;
+        let result = self.fill_stage(&stage, relation, columns, rows);
+        let _ = self.conn.execute_batch(&format!("DROP TABLE IF EXISTS temp.main.{}", quote_ident(&stage)));
+        result
+    }
+
+    fn fill_stage(&mut self, stage: &str, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
+        {
+            let mut app = self.conn.appender_to_catalog_and_db(stage, "temp", "main").map_err(err)?;
+            let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());
+            for (i, row) in rows.iter().enumerate() {
+                if row.len() > columns.len() {
+                    return Err(AdapterError::new(format!(
+                        "row {} has {} values but {} has {} columns",
+                        i + 1,
+                        row.len(),
+                        relation,
+                        columns.len()
+                    )));
+                }
+                cells.clear();
+                for c in 0..columns.len() {
+                    cells.push(row.get(c).and_then(json_to_text));
+                }
+                app.append_row(duckdb::appender_params_from_iter(cells.iter())).map_err(err)?;
+            }
+            app.flush().map_err(err)?;
+        }
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let casts: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if c.data_type.is_empty() { format!("c{i}") } else { format!("CAST(c{i} AS {})", c.data_type) })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM temp.main.{} ORDER BY rowid",
+            relation.render(),
+            names.join(", "),
+            casts.join(", "),
+            quote_ident(stage)
+        );
+        match self.conn.execute(&sql, []) {
+            Ok(n) => Ok(n as u64),
+            Err(e) => Err(self.explain_cast_failure(stage, columns, e)),
+        }
+    }
+
+    /// Finds the first row and column whose value does not cast, so the
+    /// message names it: `... (row 3, column "amount")` (rows are 1-based
+    /// among the inserted rows).
+    fn explain_cast_failure(&self, stage: &str, columns: &[Column], e: duckdb::Error) -> AdapterError {
+        let message = e.to_string();
+        let mut best: Option<(i64, usize)> = None;
+        for (i, c) in columns.iter().enumerate() {
+            if c.data_type.is_empty() {
+                continue;
+            }
+            let probe = format!(
+                "SELECT min(rowid) FROM temp.main.{} WHERE c{i} IS NOT NULL AND TRY_CAST(c{i} AS {}) IS NULL",
+                quote_ident(stage),
+                c.data_type
+            );
+            if let Ok(Some(r)) = self.conn.query_row(&probe, [], |r| r.get::<_, Option<i64>>(0))
+                && best.is_none_or(|(b, _)| r < b)
+            {
+                best = Some((r, i));
+            }
+        }
+        match best {
+            Some((row, col)) => {
+                AdapterError::new(format!("{message} (row {}, column \"{}\")", row + 1, columns[col].name))
+            }
+            None => AdapterError::new(message),
+        }
+    }
+}
+
+/// The text DuckDB casts from, for a JSON value handed to `insert_rows`.
+fn json_to_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl Connection for DuckDbConnection {
+    fn execute(&mut self, sql: &str) -> AdapterResult<AdapterResponse> {
+        if is_blank_sql(sql) {
+            return Ok(AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: None });
+        }
+        let mut stmt = self.conn.prepare(sql).map_err(err)?;
+        let n = stmt.execute([]).map_err(err)?;
+        drop(stmt);
+        track_transaction(sql, &mut self.in_transaction);
+        Ok(AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: Some(n as i64) })
+    }
+
+    fn query(&mut self, sql: &str) -> AdapterResult<QueryResult> {
+        if is_blank_sql(sql) {
+            return Ok(QueryResult::default());
+        }
+        let mut stmt = self.conn.prepare(sql).map_err(err)?;
+        stmt.execute([]).map_err(err)?;
+        let ncols = stmt.column_count();
+        let schema = stmt.schema();
+        let mut columns = Vec::with_capacity(ncols);
+        let mut hints = Vec::with_capacity(ncols);
+        for i in 0..ncols {
+            let name = stmt.column_name(i).map_err(err)?.clone();
+            let lt = stmt.column_logical_type(i);
+            let arrow_type = schema.fields().get(i).map(|f| f.data_type().clone());
+            columns.push(Column { name, data_type: type_name(&lt, arrow_type.as_ref()) });
+            hints.push(hint_of(&lt));
+        }
+        let mut out = Vec::new();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut values = Vec::with_capacity(ncols);
+            for (i, hint) in hints.iter().enumerate() {
+                let v = row.get_ref(i).map_err(err)?.to_owned();
+                values.push(to_json(v, *hint));
+            }
+            out.push(values);
+        }
+        drop(rows);
+        drop(stmt);
+        track_transaction(sql, &mut self.in_transaction);
+        Ok(QueryResult { columns, rows: out })
+    }
+
+    fn begin(&mut self) -> AdapterResult<()> {
+        self.conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> AdapterResult<()> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        self.conn.execute_batch("COMMIT").map_err(err)
+    }
+
+    fn rollback(&mut self) -> AdapterResult<()> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        match self.conn.execute_batch("ROLLBACK") {
+            Ok(()) => Ok(()),
+            // DuckDB already rolled back (e.g. after a failed COMMIT).
+            Err(e) if e.to_string().contains("no transaction is active") => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn create_schema(&mut self, database: &str, schema: &str) -> AdapterResult<()> {
+        let exists = |conn: &duckdb::Connection| -> AdapterResult<bool> {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM duckdb_schemas() WHERE lower(database_name) = lower(?) AND lower(schema_name) = lower(?)",
+                    [database, schema],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            Ok(n > 0)
+        };
+        if exists(&self.conn)? {
+            return Ok(());
+        }
+        let target = if database.is_empty() {
+            quote_ident(schema)
+        } else {
+            format!("{}.{}", quote_ident(database), quote_ident(schema))
+        };
+        match self.conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {target}")) {
+            Ok(()) => Ok(()),
+            // Another worker created it at the same time.
+            Err(e) => {
+                if exists(&self.conn).unwrap_or(false) {
+                    Ok(())
+                } else {
+                    Err(err(e))
+                }
+            }
+        }
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_type FROM information_schema.tables \
+                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            )
+            .map_err(err)?;
+        let mut rows = stmt
+            .query([relation.database.as_str(), relation.schema.as_str(), relation.identifier.as_str()])
+            .map_err(err)?;
+        match rows.next().map_err(err)? {
+            Some(row) => {
+                let t: String = row.get(0).map_err(err)?;
+                Ok(Some(Self::kind_of(&t)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_columns(&mut self, relation: &Relation) -> AdapterResult<Vec<Column>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?) \
+                 ORDER BY ordinal_position",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([relation.database.as_str(), relation.schema.as_str(), relation.identifier.as_str()], |r| {
+                Ok(Column { name: r.get(0)?, data_type: r.get(1)? })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    }
+
+    fn list_relations(&mut self, database: &str, schema: &str) -> AdapterResult<Vec<(Relation, RelationKind)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables \
+                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) ORDER BY table_name",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([database, schema], |r| {
+                Ok((
+                    Relation::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (rel, t) = row.map_err(err)?;
+            out.push((rel, Self::kind_of(&t)));
+        }
+        Ok(out)
+    }
+
+    fn drop_relation(&mut self, relation: &Relation, kind: RelationKind) -> AdapterResult<()> {
+        let what = match kind {
+            RelationKind::Table => "TABLE",
+            RelationKind::View => "VIEW",
+        };
+        self.conn.execute_batch(&format!("DROP {what} IF EXISTS {} CASCADE", relation.render())).map_err(err)
+    }
+
+    fn rename_relation(&mut self, from: &Relation, kind: RelationKind, to_identifier: &str) -> AdapterResult<()> {
+        let what = match kind {
+            RelationKind::Table => "TABLE",
+            RelationKind::View => "VIEW",
+        };
+        self.conn
+            .execute_batch(&format!("ALTER {what} {} RENAME TO {}", from.render(), quote_ident(to_identifier)))
+            .map_err(err)
+    }
+
+    fn create_table_as_sql(&self, relation: &Relation, select_sql: &str, temporary: bool) -> String {
+        let sql = Self::strip_sql(select_sql);
+        if temporary {
+            // DuckDB temporary tables live in the `temp` catalog, never in a schema of ours.
+            format!("CREATE TEMPORARY TABLE {} AS (\n{sql}\n)", quote_ident(&relation.identifier))
+        } else {
+            format!("CREATE TABLE {} AS (\n{sql}\n)", relation.render())
+        }
+    }
+
+    fn create_view_as_sql(&self, relation: &Relation, select_sql: &str) -> String {
+        let sql = Self::strip_sql(select_sql);
+        format!("CREATE VIEW {} AS (\n{sql}\n)", relation.render())
+    }
+
+    fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        if columns.is_empty() {
+            return Err(AdapterError::new(format!("cannot insert rows into {relation} without columns")));
+        }
+        self.insert_staged(relation, columns, rows)
+    }
+}
+
+/// SQL that is empty once whitespace, `;` and comments are removed.
+fn is_blank_sql(sql: &str) -> bool {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.find('\n').map_or("", |i| &r[i..]);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            return rest.is_empty();
+        }
+    }
+}
+
+/// Keeps `in_transaction` right when hooks or `run_query` issue their own
+/// BEGIN / COMMIT / ROLLBACK.
+fn track_transaction(sql: &str, in_txn: &mut bool) {
+    for stmt in sql.split(';') {
+        let w = stmt.trim_start().split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        match w.as_str() {
+            "BEGIN" => *in_txn = true,
+            "COMMIT" | "ROLLBACK" | "END" | "ABORT" => *in_txn = false,
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Type names
+
+fn type_name(lt: &LogicalTypeHandle, arrow: Option<&arrow_compat::DataType>) -> String {
+    if let Some(alias) = lt.get_alias() {
+        return alias;
+    }
+    let id = lt.id();
+    match id {
+        LogicalTypeId::Boolean => "BOOLEAN".into(),
+        LogicalTypeId::Tinyint => "TINYINT".into(),
+        LogicalTypeId::Smallint => "SMALLINT".into(),
+        LogicalTypeId::Integer => "INTEGER".into(),
+        LogicalTypeId::Bigint => "BIGINT".into(),
+        LogicalTypeId::UTinyint => "UTINYINT".into(),
+        LogicalTypeId::USmallint => "USMALLINT".into(),
+        LogicalTypeId::UInteger => "UINTEGER".into(),
+        LogicalTypeId::UBigint => "UBIGINT".into(),
+        LogicalTypeId::Hugeint => "HUGEINT".into(),
+        LogicalTypeId::UHugeint => "UHUGEINT".into(),
+        LogicalTypeId::Float => "FLOAT".into(),
+        LogicalTypeId::Double => "DOUBLE".into(),
+        LogicalTypeId::Decimal => format!("DECIMAL({},{})", lt.decimal_width(), lt.decimal_scale()),
+        LogicalTypeId::Varchar => "VARCHAR".into(),
+        LogicalTypeId::Blob => "BLOB".into(),
+        LogicalTypeId::Date => "DATE".into(),
+        LogicalTypeId::Time => "TIME".into(),
+        LogicalTypeId::TimeNs => "TIME_NS".into(),
+        LogicalTypeId::TimeTZ => "TIME WITH TIME ZONE".into(),
+        LogicalTypeId::Timestamp => "TIMESTAMP".into(),
+        LogicalTypeId::TimestampS => "TIMESTAMP_S".into(),
+        LogicalTypeId::TimestampMs => "TIMESTAMP_MS".into(),
+        LogicalTypeId::TimestampNs => "TIMESTAMP_NS".into(),
+        LogicalTypeId::TimestampTZ => "TIMESTAMP WITH TIME ZONE".into(),
+        LogicalTypeId::Interval => "INTERVAL".into(),
+        LogicalTypeId::Uuid => "UUID".into(),
+        LogicalTypeId::Bit => "BIT".into(),
+        LogicalTypeId::Bignum => "BIGNUM".into(),
+        LogicalTypeId::Enum => "ENUM".into(),
+        LogicalTypeId::SqlNull => "\"NULL\"".into(),
+        LogicalTypeId::Geometry => "GEOMETRY".into(),
+        LogicalTypeId::Variant => "VARIANT".into(),
+        LogicalTypeId::List => {
+            let child_arrow = match arrow {
+                Some(arrow_compat::DataType::List(f)) | Some(arrow_compat::DataType::LargeList(f)) => {
+                    Some(f.data_type().clone())
+                }
+                _ => None,
+            };
+            format!("{}[]", type_name(&lt.child(0), child_arrow.as_ref()))
+        }
+        LogicalTypeId::Array => {
+            let (size, child_arrow) = match arrow {
+                Some(arrow_compat::DataType::FixedSizeList(f, n)) => (Some(*n), Some(f.data_type().clone())),
+                _ => (None, None),
+            };
+            let child = type_name(&lt.child(0), child_arrow.as_ref());
+            match size {
+                Some(n) => format!("{child}[{n}]"),
+                None => format!("{child}[]"),
+            }
+        }
+        LogicalTypeId::Map => {
+            format!("MAP({}, {})", type_name(&lt.child(0), None), type_name(&lt.child(1), None))
+        }
+        LogicalTypeId::Struct | LogicalTypeId::Union => {
+            let fields: Vec<arrow_compat::DataType> = match arrow {
+                Some(arrow_compat::DataType::Struct(fs)) => fs.iter().map(|f| f.data_type().clone()).collect(),
+                _ => vec![],
+            };
+            let parts: Vec<String> = (0..lt.num_children())
+                .map(|i| {
+                    let name = lt.try_child_name(i).unwrap_or_default();
+                    format!("{} {}", quote_ident(&name), type_name(&lt.child(i), fields.get(i)))
+                })
+                .collect();
+            let kw = if id == LogicalTypeId::Struct { "STRUCT" } else { "UNION" };
+            format!("{kw}({})", parts.join(", "))
+        }
+        _ => format!("UNKNOWN({})", lt.raw_id()),
+    }
+}
+
+/// Re-export of the arrow types the duckdb crate exposes, under one name.
+mod arrow_compat {
+    pub use duckdb::arrow::datatypes::DataType;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    Plain,
+    TimestampTz,
+    Uuid,
+}
+
+fn hint_of(lt: &LogicalTypeHandle) -> Hint {
+    match lt.id() {
+        LogicalTypeId::TimestampTZ => Hint::TimestampTz,
+        LogicalTypeId::Uuid => Hint::Uuid,
+        _ => Hint::Plain,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+fn to_json(v: DValue, hint: Hint) -> Value {
+    match v {
+        DValue::Null => Value::Null,
+        DValue::Boolean(b) => Value::Bool(b),
+        DValue::TinyInt(i) => i.into(),
+        DValue::SmallInt(i) => i.into(),
+        DValue::Int(i) => i.into(),
+        DValue::BigInt(i) => i.into(),
+        DValue::UTinyInt(i) => i.into(),
+        DValue::USmallInt(i) => i.into(),
+        DValue::UInt(i) => i.into(),
+        DValue::UBigInt(i) => i.into(),
+        DValue::HugeInt(i) => match i64::try_from(i) {
+            Ok(v) => v.into(),
+            Err(_) => Value::String(i.to_string()),
+        },
+        DValue::UHugeInt(i) => match u64::try_from(i) {
+            Ok(v) => v.into(),
+            Err(_) => Value::String(i.to_string()),
+        },
+        DValue::Float(f) => float_json(f as f64, Some(f.to_string())),
+        DValue::Double(f) => float_json(f, None),
+        DValue::Decimal(d) => decimal_json(&d.to_string()),
+        DValue::Timestamp(unit, v) => {
+            let s = format_timestamp(unit, v);
+            if hint == Hint::TimestampTz && !s.ends_with("infinity") { Value::String(format!("{s}+00")) } else { Value::String(s) }
+        }
+        DValue::Text(s) => Value::String(s),
+        DValue::Blob(b) | DValue::Geometry(b) => {
+            if hint == Hint::Uuid && b.len() == 16 {
+                Value::String(format_uuid(&b))
+            } else {
+                Value::String(format_blob(&b))
+            }
+        }
+        DValue::Date32(d) => Value::String(format_date(d)),
+        DValue::Time64(unit, v) => Value::String(format_time(unit.to_micros(v))),
+        DValue::Interval { months, days, nanos } => Value::String(format_interval(months, days, nanos)),
+        DValue::List(items) | DValue::Array(items) => {
+            Value::Array(items.into_iter().map(|v| to_json(v, Hint::Plain)).collect())
+        }
+        DValue::Enum(s) => Value::String(s),
+        DValue::Struct(fields) => {
+            let mut m = Map::new();
+            for (k, v) in fields.iter() {
+                m.insert(k.clone(), to_json(v.clone(), Hint::Plain));
+            }
+            Value::Object(m)
+        }
+        DValue::Map(entries) => {
+            let pairs: Vec<(Value, Value)> =
+                entries.iter().map(|(k, v)| (to_json(k.clone(), Hint::Plain), to_json(v.clone(), Hint::Plain))).collect();
+            if pairs.iter().all(|(k, _)| k.is_string()) {
+                let mut m = Map::new();
+                for (k, v) in pairs {
+                    if let Value::String(k) = k {
+                        m.insert(k, v);
+                    }
+                }
+                Value::Object(m)
+            } else {
+                Value::Array(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let mut m = Map::new();
+                            m.insert("key".into(), k);
+                            m.insert("value".into(), v);
+                            Value::Object(m)
+                        })
+                        .collect(),
+                )
+            }
+        }
+        DValue::Union(inner) => to_json(*inner, Hint::Plain),
+        #[allow(unreachable_patterns)]
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+fn float_json(f: f64, shortest: Option<String>) -> Value {
+    if f.is_nan() {
+        return Value::String("nan".into());
+    }
+    if f.is_infinite() {
+        return Value::String(if f > 0.0 { "inf".into() } else { "-inf".into() });
+    }
+    // A FLOAT widened to f64 prints as e.g. 0.10000000149011612; go through
+    // its own shortest representation instead.
+    if let Some(s) = shortest
+        && let Ok(v) = s.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(v)
+    {
+        return Value::Number(n);
+    }
+    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+}
+
+fn decimal_json(s: &str) -> Value {
+    let digits = s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let significant = digits.trim_start_matches('0').len();
+    if significant <= 15
+        && let Ok(f) = s.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(s.to_string())
+}
+
+fn trim_fraction(micros_or_nanos: i64, digits: usize) -> String {
+    if micros_or_nanos == 0 {
+        return String::new();
+    }
+    let s = format!("{:0width$}", micros_or_nanos, width = digits);
+    format!(".{}", s.trim_end_matches('0'))
+}
+
+pub(crate) fn format_timestamp(unit: TimeUnit, v: i64) -> String {
+    if v == i64::MAX {
+        return "infinity".into();
+    }
+    if v == -i64::MAX || v == i64::MIN {
+        return "-infinity".into();
+    }
+    let (secs, frac, digits) = match unit {
+        TimeUnit::Second => (v, 0, 6),
+        TimeUnit::Millisecond => (v.div_euclid(1000), v.rem_euclid(1000) * 1000, 6),
+        TimeUnit::Microsecond => (v.div_euclid(1_000_000), v.rem_euclid(1_000_000), 6),
+        TimeUnit::Nanosecond => (v.div_euclid(1_000_000_000), v.rem_euclid(1_000_000_000), 9),
+    };
+    match chrono::DateTime::from_timestamp(secs, 0) {
+        Some(dt) => {
+            let base = dt.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
+            let base = bc_year(base);
+            format!("{base}{}", trim_fraction(frac, digits))
+        }
+        None => v.to_string(),
+    }
+}
+
+/// DuckDB prints years before 1 as `0044-03-15 (BC)`; chrono prints `-0043`.
+fn bc_year(s: String) -> String {
+    if let Some(rest) = s.strip_prefix('-') {
+        let (year, tail) = rest.split_at(rest.find('-').unwrap_or(rest.len()));
+        if let Ok(y) = year.parse::<i64>() {
+            return format!("{:04}{tail} (BC)", y + 1);
+        }
+    }
+    s
+}
+
+fn format_date(days: i32) -> String {
+    if days == i32::MAX {
+        return "infinity".into();
+    }
+    if days == -i32::MAX || days == i32::MIN {
+        return "-infinity".into();
+    }
+    match chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(days as i64)))
+    {
+        Some(d) => bc_year(d.format("%Y-%m-%d").to_string()),
+        None => days.to_string(),
+    }
+}
+
+fn format_time(micros: i64) -> String {
+    let total_secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
+    format!("{h:02}:{m:02}:{s:02}{}", trim_fraction(frac, 6))
+}
+
+fn format_interval(months: i32, days: i32, nanos: i64) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let years = months / 12;
+    let months = months % 12;
+    let plural = |n: i64, unit: &str| if n == 1 || n == -1 { format!("{n} {unit}") } else { format!("{n} {unit}s") };
+    if years != 0 {
+        parts.push(plural(years as i64, "year"));
+    }
+    if months != 0 {
+        parts.push(plural(months as i64, "month"));
+    }
+    if days != 0 {
+        parts.push(plural(days as i64, "day"));
+    }
+    let micros = nanos / 1000;
+    if micros != 0 || parts.is_empty() {
+        let neg = micros < 0;
+        let t = format_time(micros.abs());
+        parts.push(if neg { format!("-{t}") } else { t });
+    }
+    parts.join(" ")
+}
+
+fn format_blob(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for &c in b {
+        if (0x20..0x7f).contains(&c) && c != b'\\' && c != b'\'' && c != b'"' {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("\\x{c:02X}"));
+        }
+    }
+    s
+}
+
+fn format_uuid(b: &[u8]) -> String {
+    let hex: String = b.iter().map(|c| format!("{c:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn mem() -> DuckDbConnection {
+        let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open");
+        a.connection().expect("connect")
+    }
+
+    #[test]
+    fn database_name_is_file_stem_or_memory() {
+        let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open");
+        assert_eq!(a.database(), "memory");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join("dev.duckdb");
+        let a = DuckDbAdapter::open(path.to_str().expect("utf8"), &[], &Map::new()).expect("open file");
+        assert_eq!(a.database(), "dev");
+        assert_eq!(a.type_name(), "duckdb");
+    }
+
+    #[test]
+    fn settings_are_applied() {
+        let mut s = Map::new();
+        s.insert("threads".into(), json!(1));
+        s.insert("TimeZone".into(), json!("UTC"));
+        let a = DuckDbAdapter::open(":memory:", &[], &s).expect("open");
+        let mut c = a.connect().expect("connect");
+        let r = c.query("select current_setting('threads') as t").expect("query");
+        assert_eq!(r.rows[0][0], json!(1));
+        let bad = {
+            let mut s = Map::new();
+            s.insert("no_such_setting".into(), json!("x"));
+            s
+        };
+        assert!(DuckDbAdapter::open(":memory:", &[], &bad).is_err());
+    }
+
+    #[test]
+    fn connections_share_one_database() {
+        let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open");
+        let mut c1 = a.connect().expect("c1");
+        c1.execute("create table t as select 42 as x").expect("create");
+        let handle = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut c2 = a.connect().expect("c2");
+                c2.query("select x from t").expect("query").rows
+            })
+            .join()
+            .expect("thread")
+        });
+        assert_eq!(handle, vec![vec![json!(42)]]);
+    }
+
+    #[test]
+    fn query_converts_scalar_types() {
+        let mut c = mem();
+        let r = c
+            .query(
+                "select 1::tinyint a, 2::smallint b, 3 c, 4::bigint d, 170141183460469231731687303715884105727::hugeint e,
+                        5::hugeint f, 1.5::float g, 2.25::double h, 12.340::decimal(18,3) i, 12345678901234567890.12::decimal(38,2) j,
+                        true k, 'hi' l, date '2020-01-02' m, time '10:11:12.5' n, timestamp '2020-01-02 03:04:05' o,
+                        timestamp '2020-01-02 03:04:05.123456' p, 'nan'::double q, null::integer r, 255::utinyint s,
+                        18446744073709551615::ubigint t",
+            )
+            .expect("query");
+        let types: Vec<&str> = r.columns.iter().map(|c| c.data_type.as_str()).collect();
+        assert_eq!(
+            types,
+            vec![
+                "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL(18,3)",
+                "DECIMAL(38,2)", "BOOLEAN", "VARCHAR", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP", "DOUBLE", "INTEGER",
+                "UTINYINT", "UBIGINT"
+            ]
+        );
+        assert_eq!(
+            r.rows[0],
+            vec![
+                json!(1),
+                json!(2),
+                json!(3),
+                json!(4),
+                json!("170141183460469231731687303715884105727"),
+                json!(5),
+                json!(1.5),
+                json!(2.25),
+                json!(12.34),
+                json!("12345678901234567890.12"),
+                json!(true),
+                json!("hi"),
+                json!("2020-01-02"),
+                json!("10:11:12.5"),
+                json!("2020-01-02 03:04:05"),
+                json!("2020-01-02 03:04:05.123456"),
+                json!("nan"),
+                Value::Null,
+                json!(255),
+                json!(18446744073709551615u64),
+            ]
+        );
+        assert_eq!(r.columns[0].name, "a");
+    }
+
+    #[test]
+    fn query_converts_temporal_and_nested_types() {
+        let mut c = mem();
+        c.execute("set TimeZone = 'UTC'").expect("tz");
+        let r = c
+            .query(
+                "select timestamptz '2020-01-02 03:04:05+00' a, interval '1 year 2 months 3 days 04:05:06' b,
+                        interval '0 seconds' c, '\\xAA\\x41'::blob d, [1, 2, 3] e, {'x': 1, 'y': 'z'} f,
+                        map {'k': 1} g, [[1], []] h, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid i,
+                        timestamp_ns '2020-01-02 03:04:05.123456789' j, date 'infinity' k, [1,2]::integer[2] l,
+                        0.1::float m, '{\"a\": 1}'::json n",
+            )
+            .expect("query");
+        let types: Vec<&str> = r.columns.iter().map(|c| c.data_type.as_str()).collect();
+        assert_eq!(
+            types,
+            vec![
+                "TIMESTAMP WITH TIME ZONE",
+                "INTERVAL",
+                "INTERVAL",
+                "BLOB",
+                "INTEGER[]",
+                "STRUCT(\"x\" INTEGER, \"y\" VARCHAR)",
+                "MAP(VARCHAR, INTEGER)",
+                "INTEGER[][]",
+                "UUID",
+                "TIMESTAMP_NS",
+                "DATE",
+                "INTEGER[2]",
+                "FLOAT",
+                "JSON",
+            ]
+        );
+        assert_eq!(
+            r.rows[0],
+            vec![
+                json!("2020-01-02 03:04:05+00"),
+                json!("1 year 2 months 3 days 04:05:06"),
+                json!("00:00:00"),
+                json!("\\xAAA"),
+                json!([1, 2, 3]),
+                json!({"x": 1, "y": "z"}),
+                json!({"k": 1}),
+                json!([[1], []]),
+                json!("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                json!("2020-01-02 03:04:05.123456789"),
+                json!("infinity"),
+                json!([1, 2]),
+                json!(0.1),
+                json!("{\"a\": 1}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_carry_duckdb_message() {
+        let mut c = mem();
+        let e = c.query("select * from nope").expect_err("missing table");
+        assert!(e.message.contains("nope"), "{}", e.message);
+        let e = c.execute("selec 1").expect_err("syntax");
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert!(c.execute("  -- nothing\n ; ").is_ok());
+        assert_eq!(c.query("/* x */").expect("blank").rows.len(), 0);
+    }
+
+    #[test]
+    fn execute_runs_multiple_statements_and_counts_rows() {
+        let mut c = mem();
+        let r = c.execute("create table t (x int); insert into t values (1), (2), (3)").expect("exec");
+        assert_eq!(r.rows_affected, Some(3));
+        assert_eq!(r.message, "OK");
+    }
+
+    #[test]
+    fn transactions() {
+        let mut c = mem();
+        c.execute("create table t (x int)").expect("create");
+        c.begin().expect("begin");
+        c.execute("insert into t values (1)").expect("insert");
+        c.rollback().expect("rollback");
+        assert_eq!(c.query("select count(*) from t").expect("q").rows[0][0], json!(0));
+        c.begin().expect("begin");
+        c.execute("insert into t values (1)").expect("insert");
+        c.commit().expect("commit");
+        assert_eq!(c.query("select count(*) from t").expect("q").rows[0][0], json!(1));
+        // Rolling back with no transaction is harmless.
+        c.rollback().expect("noop rollback");
+    }
+
+    #[test]
+    fn catalog_introspection() {
+        let mut c = mem();
+        c.create_schema("memory", "s1").expect("schema");
+        c.create_schema("memory", "s1").expect("schema again");
+        c.execute("create table s1.t (id integer, amount decimal(18,3), name varchar)").expect("t");
+        c.execute("create view s1.v as select 1 as x").expect("v");
+        let t = Relation::new("memory", "s1", "t");
+        let v = Relation::new("memory", "s1", "v");
+        assert_eq!(c.relation_kind(&t).expect("kind"), Some(RelationKind::Table));
+        assert_eq!(c.relation_kind(&v).expect("kind"), Some(RelationKind::View));
+        assert_eq!(c.relation_kind(&Relation::new("memory", "S1", "T")).expect("kind"), Some(RelationKind::Table));
+        assert_eq!(c.relation_kind(&t.with_identifier("nope")).expect("kind"), None);
+        let cols = c.get_columns(&t).expect("cols");
+        assert_eq!(
+            cols,
+            vec![
+                Column { name: "id".into(), data_type: "INTEGER".into() },
+                Column { name: "amount".into(), data_type: "DECIMAL(18,3)".into() },
+                Column { name: "name".into(), data_type: "VARCHAR".into() },
+            ]
+        );
+        let rels = c.list_relations("memory", "s1").expect("list");
+        assert_eq!(rels, vec![(t.clone(), RelationKind::Table), (v.clone(), RelationKind::View)]);
+        c.rename_relation(&t, RelationKind::Table, "t2").expect("rename");
+        assert_eq!(c.relation_kind(&t.with_identifier("t2")).expect("kind"), Some(RelationKind::Table));
+        c.drop_relation(&t.with_identifier("t2"), RelationKind::Table).expect("drop");
+        c.drop_relation(&v, RelationKind::View).expect("drop view");
+        assert!(c.list_relations("memory", "s1").expect("list").is_empty());
+    }
+
+    #[test]
+    fn create_sql_helpers() {
+        let mut c = mem();
+        let r = Relation::new("memory", "main", "x");
+        let sql = c.create_table_as_sql(&r, "select 1 as a -- trailing comment\n;", false);
+        c.execute(&sql).expect("ctas");
+        let sql = c.create_view_as_sql(&r.with_identifier("xv"), "select * from x -- c");
+        c.execute(&sql).expect("view");
+        assert_eq!(c.query("select a from main.xv").expect("q").rows, vec![vec![json!(1)]]);
+        let sql = c.create_table_as_sql(&r.with_identifier("tmp1"), "select 2 as b", true);
+        c.execute(&sql).expect("temp");
+        assert_eq!(c.query("select b from tmp1").expect("q").rows, vec![vec![json!(2)]]);
+    }
+
+    #[test]
+    fn insert_rows_casts_values() {
+        let mut c = mem();
+        c.execute("create table t (i integer, d double, b boolean, dt date, ts timestamp, s varchar, j json)")
+            .expect("create");
+        let cols: Vec<Column> = [
+            ("i", "INTEGER"),
+            ("d", "DOUBLE"),
+            ("b", "BOOLEAN"),
+            ("dt", "DATE"),
+            ("ts", "TIMESTAMP"),
+            ("s", "VARCHAR"),
+            ("j", "JSON"),
+        ]
+        .iter()
+        .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+        .collect();
+        let rows = vec![
+            vec![json!("1"), json!("2.5"), json!("true"), json!("2020-1-5"), json!("2020-01-01T10:00:00"), json!(" x"), json!({"a": [1]})],
+            vec![json!(2), json!(1e300), json!(false), Value::Null, json!("2020-01-01 10:00:00.5"), json!("null"), json!([1])],
+            vec![json!(" 7 ")],
+        ];
+        let t = Relation::new("memory", "main", "t");
+        assert_eq!(c.insert_rows(&t, &cols, &rows).expect("insert"), 3);
+        let r = c.query("select * from t").expect("q");
+        assert_eq!(
+            r.rows,
+            vec![
+                vec![json!(1), json!(2.5), json!(true), json!("2020-01-05"), json!("2020-01-01 10:00:00"), json!(" x"), json!("{\"a\":[1]}")],
+                vec![json!(2), json!(1e300), json!(false), Value::Null, json!("2020-01-01 10:00:00.5"), json!("null"), json!("[1]")],
+                vec![json!(7), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null],
+            ]
+        );
+        // A value that does not cast names its row and column; nothing is inserted.
+        let e = c.insert_rows(&t, &cols[..1], &[vec![json!("3")], vec![json!("null")]]).expect_err("cast");
+        assert!(e.message.contains("(row 2, column \"i\")"), "{}", e.message);
+        assert_eq!(c.query("select count(*) from t").expect("q").rows[0][0], json!(3));
+        // No staging tables are left behind.
+        let r = c.query("select count(*) from duckdb_tables() where temporary").expect("q");
+        assert_eq!(r.rows[0][0], json!(0));
+    }
+
+    #[test]
+    fn insert_rows_is_fast() {
+        let mut c = mem();
+        c.execute("create table big (id integer, name varchar, amount double, day date, flag boolean)").expect("create");
+        let cols: Vec<Column> = [("id", "INTEGER"), ("name", "VARCHAR"), ("amount", "DOUBLE"), ("day", "DATE"), ("flag", "BOOLEAN")]
+            .iter()
+            .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+            .collect();
+        let rows: Vec<Vec<Value>> = (0..100_000)
+            .map(|i| {
+                vec![
+                    json!(i.to_string()),
+                    json!(format!("name {i}")),
+                    json!(format!("{}.25", i)),
+                    json!("2024-01-31"),
+                    json!(if i % 2 == 0 { "true" } else { "false" }),
+                ]
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let n = c.insert_rows(&Relation::new("memory", "main", "big"), &cols, &rows).expect("insert");
+        let elapsed = started.elapsed();
+        assert_eq!(n, 100_000);
+        assert!(elapsed.as_secs_f64() < 3.0, "100k rows took {elapsed:?}");
+        let r = c.query("select sum(id), count(*) from big").expect("q");
+        assert_eq!(r.rows[0], vec![json!(4999950000i64), json!(100000)]);
+    }
+
+    #[test]
+    fn blank_sql_detection() {
+        assert!(is_blank_sql(""));
+        assert!(is_blank_sql(" ; -- x\n/* y */ "));
+        assert!(!is_blank_sql("-- x\nselect 1"));
+    }
+}
+
+#[cfg(test)]
+mod probe_tmp {
+    use super::*;
+    #[test]
+    fn probe_alter_sequences() {
+        let seqs: Vec<Vec<&str>> = vec![
+            vec!["alter table t add column x bigint", "update t set x = v", "alter table t drop column v", "alter table t rename column x to v"],
+            vec!["alter table t add column x bigint", "update t set x = v"],
+            vec!["alter table t add column x bigint", "update t set x = v", "alter table t drop column v"],
+            vec!["alter table t add column x bigint", "alter table t drop column v"],
+            vec!["alter table t alter column v type bigint"],
+            vec!["update t set v = 2", "alter table t add column x bigint"],
+            vec!["alter table t add column x bigint", "insert into t (id) values (5)"],
+            vec!["alter table t alter column v type bigint", "insert into t (id) values (5)"],
+        ];
+        for s in seqs {
+            let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).unwrap();
+            let c = a.connection().unwrap();
+            c.conn.execute_batch("create table t as select 1 as v, 1 as id").unwrap();
+            let r = (|| -> duckdb::Result<()> {
+                c.conn.execute_batch("begin")?;
+                for st in &s { c.conn.execute_batch(st)?; }
+                c.conn.execute_batch("commit")
+            })();
+            eprintln!("PROBE {:?} => {:?}", s, r.map_err(|e| e.to_string()));
+        }
+    }
+}

@@ -1,1 +1,203 @@
-//! cli
+//! Command-line interface: dbt's commands and flags. Each command loads the
+//! project through `Invocation` and calls into the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Flags;
+use crate::run::output::LogFormat;
+
+mod commands;
+pub mod invocation;
+
+/// rdbt: build dbt projects in-process on an embedded engine.
+#[derive(Debug, Parser)]
+#[command(name = "rdbt", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Directory of dbt_project.yml (default: current directory).
+    #[arg(long, global = true, env = "DBT_PROJECT_DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Directory of profiles.yml (default: DBT_PROFILES_DIR, project dir, ~/.dbt).
+    #[arg(long, global = true)]
+    pub profiles_dir: Option<PathBuf>,
+    /// Profile to use instead of dbt_project.yml's `profile`.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Target of the profile.
+    #[arg(short = 't', long, global = true)]
+    pub target: Option<String>,
+    /// Vars as YAML, e.g. '{key: value}'.
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+    /// Worker threads (default: the target's `threads`).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Where artifacts go (default: the project's target-path).
+    #[arg(long, global = true)]
+    pub target_path: Option<PathBuf>,
+    /// `text` or `json`.
+    #[arg(long, global = true, default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct Selection {
+    /// Nodes to include (dbt selection syntax).
+    #[arg(short = 's', long = "select", alias = "models", short_alias = 'm', num_args = 1.., action = clap::ArgAction::Append)]
+    pub select: Vec<String>,
+    /// Nodes to exclude.
+    #[arg(long, num_args = 1.., action = clap::ArgAction::Append)]
+    pub exclude: Vec<String>,
+    /// A selector from selectors.yml.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Only these resource types (ls, build).
+    #[arg(long = "resource-type", alias = "resource-types", num_args = 1.., action = clap::ArgAction::Append)]
+    pub resource_type: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct RunFlags {
+    /// Rebuild incremental models and seeds from scratch.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Stop at the first failure.
+    #[arg(short = 'x', long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seeds, models, snapshots and tests, in DAG order.
+    Build {
+        #[command(flatten)]
+        sel: Selection,
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Build models.
+    Run {
+        #[command(flatten)]
+        sel: Selection,
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run data tests.
+    Test {
+        #[command(flatten)]
+        sel: Selection,
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Load seed CSVs.
+    Seed {
+        #[command(flatten)]
+        sel: Selection,
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Render SQL into target/compiled without running it.
+    Compile {
+        #[command(flatten)]
+        sel: Selection,
+        /// Compile this SQL instead of project nodes.
+        #[arg(long)]
+        inline: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Parse the project and write target/manifest.json.
+    Parse {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List selected resources.
+    #[command(alias = "list")]
+    Ls {
+        #[command(flatten)]
+        sel: Selection,
+        /// name, path, selector, json
+        #[arg(long, short = 'o', default_value = "selector")]
+        output: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run a model's (or inline) query and print the rows.
+    Show {
+        #[command(flatten)]
+        sel: Selection,
+        #[arg(long)]
+        inline: Option<String>,
+        /// Rows to show (-1 for all).
+        #[arg(long, default_value_t = 5)]
+        limit: i64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check the project, profile and connection.
+    Debug {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete the project's clean-targets.
+    Clean {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+impl Common {
+    pub fn flags(&self, run: Option<&RunFlags>) -> Flags {
+        Flags {
+            project_dir: self.project_dir.clone(),
+            profiles_dir: self.profiles_dir.clone(),
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            vars: self.vars.clone(),
+            threads: self.threads,
+            full_refresh: run.is_some_and(|r| r.full_refresh),
+            fail_fast: run.is_some_and(|r| r.fail_fast),
+            target_path: self.target_path.clone(),
+        }
+    }
+    pub fn log_format(&self) -> LogFormat {
+        if self.log_format.eq_ignore_ascii_case("json") { LogFormat::Json } else { LogFormat::Text }
+    }
+}
+
+/// Exit codes as dbt's: 0 ok, 1 node failures, 2 errors.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+/// Parses `args` and runs the command; returns the process exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    commands::dispatch(cli.command)
+}

@@ -1,1 +1,445 @@
-//! config
+//! Project and profile loading: dbt_project.yml, profiles.yml, packages,
+//! vars, env and CLI flags → `Config`. Strings in both files are rendered
+//! with `env_var()` / `var()` as dbt does (hooks are left for node time).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Diagnostics, Span};
+
+pub mod tree;
+pub mod yaml;
+
+/// Settings that come from the command line (or their environment twins).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub project_dir: Option<PathBuf>,
+    pub profiles_dir: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub target: Option<String>,
+    /// `--vars` as YAML/JSON text.
+    pub vars: Option<String>,
+    pub threads: Option<usize>,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+    pub target_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
+}
+
+/// One dbt project: the root or an installed package.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub version: Option<String>,
+    pub profile: Option<String>,
+    pub root: PathBuf,
+    pub file: PathBuf,
+    pub model_paths: Vec<String>,
+    pub seed_paths: Vec<String>,
+    pub test_paths: Vec<String>,
+    pub macro_paths: Vec<String>,
+    pub snapshot_paths: Vec<String>,
+    pub analysis_paths: Vec<String>,
+    pub docs_paths: Option<Vec<String>>,
+    pub target_path: String,
+    pub packages_install_path: String,
+    pub clean_targets: Vec<String>,
+    /// The `vars:` block as written (global keys plus package-scoped maps).
+    pub vars: Map<String, Value>,
+    /// Config trees: `models:`, `seeds:`, `data_tests:`/`tests:`, `sources:`, `snapshots:`.
+    pub models: Value,
+    pub seeds: Value,
+    pub tests: Value,
+    pub sources: Value,
+    pub snapshots: Value,
+    pub on_run_start: Vec<String>,
+    pub on_run_end: Vec<String>,
+    pub dispatch: Vec<DispatchConfig>,
+    pub quoting: Map<String, Value>,
+    pub require_dbt_version: Vec<String>,
+    /// Every top-level key as written, for `rdbt debug`.
+    pub raw: Map<String, Value>,
+}
+
+/// The selected output of profiles.yml.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub profile_name: String,
+    pub name: String,
+    pub adapter_type: String,
+    pub schema: String,
+    /// DuckDB: the database file (or `:memory:`), relative paths resolved
+    /// against the project root.
+    pub path: String,
+    /// The database name relations are qualified with (file stem for DuckDB).
+    pub database: String,
+    pub threads: usize,
+    pub extensions: Vec<String>,
+    pub settings: Map<String, Value>,
+    /// All keys of the output, as `target` in Jinja shows them.
+    pub raw: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: Project,
+    /// Installed packages (from `dbt_packages/` or packages-install-path).
+    pub packages: Vec<Project>,
+    pub target: Target,
+    pub cli_vars: Map<String, Value>,
+    pub flags: Flags,
+}
+
+impl Config {
+    pub fn target_dir(&self) -> PathBuf {
+        match &self.flags.target_path {
+            Some(p) => self.root.root.join(p),
+            None => self.root.root.join(&self.root.target_path),
+        }
+    }
+    pub fn all_projects(&self) -> impl Iterator<Item = &Project> {
+        std::iter::once(&self.root).chain(self.packages.iter())
+    }
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        self.all_projects().find(|p| p.name == name)
+    }
+    pub fn threads(&self) -> usize {
+        self.flags.threads.unwrap_or(self.target.threads).max(1)
+    }
+
+    /// `var(name)` for a node of `package`: CLI vars, then the root project's
+    /// vars scoped to the package, then its global vars, then the package's
+    /// own vars.
+    pub fn var(&self, package: &str, name: &str) -> Option<Value> {
+        if let Some(v) = self.cli_vars.get(name) {
+            return Some(v.clone());
+        }
+        let scoped = |p: &Project, pkg: &str| -> Option<Value> {
+            p.vars.get(pkg).and_then(Value::as_object).and_then(|m| m.get(name)).cloned()
+        };
+        let is_package_key = |k: &str| self.all_projects().any(|p| p.name == k);
+        if let Some(v) = scoped(&self.root, package) {
+            return Some(v);
+        }
+        if let Some(v) = self.root.vars.get(name).filter(|_| !is_package_key(name)) {
+            return Some(v.clone());
+        }
+        if package != self.root.name {
+            if let Some(p) = self.project(package) {
+                if let Some(v) = scoped(p, package) {
+                    return Some(v);
+                }
+                if let Some(v) = p.vars.get(name).filter(|_| !is_package_key(name)) {
+                    return Some(v.clone());
+                }
+            }
+        }
+        None
+    }
+
+    /// Every var visible to `package`, for `var` as a mapping and `rdbt debug`.
+    pub fn vars_for(&self, package: &str) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut add = |m: &Map<String, Value>| {
+            for (k, v) in m {
+                if self.all_projects().any(|p| &p.name == k) {
+                    continue;
+                }
+                out.insert(k.clone(), v.clone());
+            }
+        };
+        if package != self.root.name {
+            if let Some(p) = self.project(package) {
+                add(&p.vars);
+                if let Some(Value::Object(m)) = p.vars.get(package) {
+                    add(m);
+                }
+            }
+        }
+        add(&self.root.vars);
+        if let Some(Value::Object(m)) = self.root.vars.get(package) {
+            add(m);
+        }
+        add(&self.cli_vars);
+        out
+    }
+}
+
+/// Loads the project at `flags.project_dir` (or the current directory), its
+/// installed packages, and the selected profile target.
+pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
+    let project_dir = match &flags.project_dir {
+        Some(p) => p.clone(),
+        None => std::env::current_dir().map_err(|e| Diagnostic::error("io", format!("current directory: {e}")))?,
+    };
+    let project_dir = std::fs::canonicalize(&project_dir).unwrap_or(project_dir);
+    let cli_vars = parse_cli_vars(flags.vars.as_deref())?;
+    let root = load_project(&project_dir, &cli_vars)?;
+    let mut packages = Vec::new();
+    let install_dir = project_dir.join(&root.packages_install_path);
+    if let Ok(entries) = std::fs::read_dir(&install_dir) {
+        let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("dbt_project.yml").is_file()).collect();
+        dirs.sort();
+        let mut errors = Diagnostics::default();
+        for d in dirs {
+            match load_project(&d, &cli_vars) {
+                Ok(p) => packages.push(p),
+                Err(e) => errors.0.extend(e.0),
+            }
+        }
+        if errors.has_errors() {
+            return Err(errors);
+        }
+    }
+    let target = load_target(&root, flags, &project_dir, &cli_vars)?;
+    Ok(Config { root, packages, target, cli_vars, flags: flags.clone() })
+}
+
+fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>, Diagnostic> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(Map::new()) };
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(v) => match yaml::to_json(v) {
+            Value::Object(m) => Ok(m),
+            other => Err(Diagnostic::error("vars", format!("--vars must be a YAML mapping, got {other}"))),
+        },
+        Err(e) => Err(Diagnostic::error("vars", format!("--vars is not valid YAML: {e}"))),
+    }
+}
+
+/// Renders `{{ env_var(..) }}` / `{{ var(..) }}` in a config string.
+fn render_config_string(s: &str, cli_vars: &Map<String, Value>) -> Result<Value, String> {
+    if !s.contains("{{") && !s.contains("{%") {
+        return Ok(Value::String(s.to_string()));
+    }
+    let mut env = minijinja::Environment::new();
+    env.add_function("env_var", crate::jinja::env_var_fn);
+    let vars = cli_vars.clone();
+    env.add_function("var", move |name: String, default: Option<minijinja::Value>| -> Result<minijinja::Value, minijinja::Error> {
+        match (vars.get(&name), default) {
+            (Some(v), _) => Ok(crate::jinja::jv(v)),
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("Required var '{name}' not found in config"))),
+        }
+    });
+    let out = env.render_str(s, ()).map_err(|e| crate::jinja::describe_error(&e))?;
+    Ok(Value::String(out))
+}
+
+/// Renders every string in `v` except under keys that dbt renders later
+/// (hooks, which need a node's context).
+fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>) {
+    const DEFERRED: [&str; 6] = ["pre-hook", "post-hook", "+pre-hook", "+post-hook", "on-run-start", "on-run-end"];
+    if DEFERRED.contains(&key) {
+        return;
+    }
+    match v {
+        Value::String(s) => match render_config_string(s, cli_vars) {
+            Ok(r) => *v = r,
+            Err(e) => errors.push(e),
+        },
+        Value::Array(items) => items.iter_mut().for_each(|i| render_tree(i, cli_vars, key, errors)),
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                render_tree(item, cli_vars, k, errors)
+            }
+        }
+        _ => {}
+    }
+}
+
+fn str_list(m: &Map<String, Value>, key: &str, default: &[&str]) -> Vec<String> {
+    match m.get(key) {
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => default.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+pub fn load_project(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project, Diagnostics> {
+    let file = dir.join("dbt_project.yml");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Diagnostic::error("project", format!("no dbt_project.yml found in {}: {e}", dir.display()))
+            .note("run rdbt from a dbt project directory or pass --project-dir")
+    })?;
+    let raw = yaml::parse_mapping(&text, &file)?;
+    let mut rendered = Value::Object(raw.clone());
+    let mut errors = Vec::new();
+    for (k, v) in rendered.as_object_mut().into_iter().flatten() {
+        if k != "vars" {
+            render_tree(v, cli_vars, k, &mut errors);
+        }
+    }
+    if let Some(e) = errors.into_iter().next() {
+        return Err(Diagnostic::error("project", e).in_file(&file).into());
+    }
+    let m = rendered.as_object().cloned().unwrap_or_default();
+    let Some(name) = m.get("name").and_then(Value::as_str).map(str::to_string) else {
+        return Err(Diagnostic::error("project", "dbt_project.yml has no `name`").at(&file, Span::new(0, 0)).into());
+    };
+    let tests = m.get("data_tests").or_else(|| m.get("tests")).cloned().unwrap_or(Value::Null);
+    let hooks = |k: &str| -> Vec<String> {
+        match m.get(k) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    };
+    let dispatch = m
+        .get("dispatch")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    Some(DispatchConfig {
+                        macro_namespace: d.get("macro_namespace")?.as_str()?.to_string(),
+                        search_order: d.get("search_order")?.as_array()?.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let target_path = m.get("target-path").and_then(Value::as_str).unwrap_or("target").to_string();
+    Ok(Project {
+        version: m.get("version").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+        profile: m.get("profile").and_then(Value::as_str).map(str::to_string),
+        root: dir.to_path_buf(),
+        file,
+        model_paths: str_list(&m, "model-paths", &["models"]),
+        seed_paths: str_list(&m, "seed-paths", &["seeds"]),
+        test_paths: str_list(&m, "test-paths", &["tests"]),
+        macro_paths: str_list(&m, "macro-paths", &["macros"]),
+        snapshot_paths: str_list(&m, "snapshot-paths", &["snapshots"]),
+        analysis_paths: str_list(&m, "analysis-paths", &["analyses"]),
+        docs_paths: m.get("docs-paths").map(|_| str_list(&m, "docs-paths", &[])),
+        clean_targets: str_list(&m, "clean-targets", &[&target_path, "dbt_packages"]),
+        target_path,
+        packages_install_path: m.get("packages-install-path").and_then(Value::as_str).unwrap_or("dbt_packages").to_string(),
+        vars: raw.get("vars").and_then(Value::as_object).cloned().unwrap_or_default(),
+        models: m.get("models").cloned().unwrap_or(Value::Null),
+        seeds: m.get("seeds").cloned().unwrap_or(Value::Null),
+        tests,
+        sources: m.get("sources").cloned().unwrap_or(Value::Null),
+        snapshots: m.get("snapshots").cloned().unwrap_or(Value::Null),
+        on_run_start: hooks("on-run-start"),
+        on_run_end: hooks("on-run-end"),
+        dispatch,
+        quoting: m.get("quoting").and_then(Value::as_object).cloned().unwrap_or_default(),
+        require_dbt_version: str_list(&m, "require-dbt-version", &[]),
+        name,
+        raw: m,
+    })
+}
+
+/// profiles.yml: `--profiles-dir`, then `DBT_PROFILES_DIR`, then the project
+/// directory, then `~/.dbt`.
+pub fn profiles_dir(flags: &Flags, project_dir: &Path) -> PathBuf {
+    if let Some(d) = &flags.profiles_dir {
+        return d.clone();
+    }
+    if let Some(d) = std::env::var_os("DBT_PROFILES_DIR") {
+        return PathBuf::from(d);
+    }
+    if project_dir.join("profiles.yml").is_file() {
+        return project_dir.to_path_buf();
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dbt")).unwrap_or_else(|| project_dir.to_path_buf())
+}
+
+fn load_target(project: &Project, flags: &Flags, project_dir: &Path, cli_vars: &Map<String, Value>) -> Result<Target, Diagnostics> {
+    let dir = profiles_dir(flags, project_dir);
+    let file = dir.join("profiles.yml");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Diagnostic::error("profile", format!("could not read {}: {e}", file.display())).note("pass --profiles-dir or set DBT_PROFILES_DIR"))?;
+    let profiles = yaml::parse_mapping(&text, &file)?;
+    let Some(profile_name) = flags.profile.clone().or_else(|| project.profile.clone()) else {
+        return Err(Diagnostic::error("profile", "dbt_project.yml has no `profile`").in_file(&project.file).into());
+    };
+    let Some(Value::Object(profile)) = profiles.get(&profile_name) else {
+        let span = Span::find(&text, &profile_name, 0);
+        return Err(Diagnostic::error("profile", format!("profile '{profile_name}' not found in {}", file.display()))
+            .in_file(&project.file)
+            .with_span(span.and(Span::find(&std::fs::read_to_string(&project.file).unwrap_or_default(), &profile_name, 0)))
+            .into());
+    };
+    let target_name = match &flags.target {
+        Some(t) => t.clone(),
+        None => match profile.get("target").map(|t| render_config_string(t.as_str().unwrap_or("dev"), cli_vars)) {
+            Some(Ok(Value::String(t))) => t,
+            Some(Err(e)) => return Err(Diagnostic::error("profile", e).in_file(&file).into()),
+            _ => "dev".to_string(),
+        },
+    };
+    let outputs = profile.get("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
+    let Some(Value::Object(output)) = outputs.get(&target_name) else {
+        let names: Vec<&String> = outputs.keys().collect();
+        return Err(Diagnostic::error("profile", format!("target '{target_name}' not found in profile '{profile_name}' (targets: {names:?})"))
+            .at(&file, Span::find(&text, &format!("{profile_name}:"), 0).unwrap_or(Span::new(0, 0)))
+            .into());
+    };
+    let mut output = Value::Object(output.clone());
+    let mut errors = Vec::new();
+    render_tree(&mut output, cli_vars, "", &mut errors);
+    if let Some(e) = errors.into_iter().next() {
+        let span = Span::find(&text, &format!("{target_name}:"), 0);
+        return Err(Diagnostic::error("profile", e).in_file(&file).with_span(span).into());
+    }
+    let mut raw = output.as_object().cloned().unwrap_or_default();
+    let adapter_type = raw.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    if adapter_type != "duckdb" {
+        return Err(Diagnostic::error("profile", format!("target '{target_name}' has type '{adapter_type}'; rdbt runs `type: duckdb`"))
+            .at(&file, Span::find(&text, "type:", 0).unwrap_or(Span::new(0, 0)))
+            .into());
+    }
+    let path = raw.get("path").and_then(Value::as_str).unwrap_or(":memory:").to_string();
+    let resolved_path = if path == ":memory:" || path.starts_with("md:") || Path::new(&path).is_absolute() {
+        path.clone()
+    } else {
+        project_dir.join(&path).to_string_lossy().into_owned()
+    };
+    let database = raw.get("database").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
+        if path == ":memory:" {
+            "memory".to_string()
+        } else {
+            Path::new(&path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "main".into())
+        }
+    });
+    let schema = raw.get("schema").and_then(Value::as_str).unwrap_or("main").to_string();
+    let threads = match raw.get("threads") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(1) as usize,
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(1),
+        _ => 1,
+    };
+    let extensions = raw.get("extensions").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let settings = raw.get("settings").and_then(Value::as_object).cloned().unwrap_or_default();
+    raw.insert("name".into(), Value::String(target_name.clone()));
+    raw.insert("target_name".into(), Value::String(target_name.clone()));
+    raw.insert("profile_name".into(), Value::String(profile_name.clone()));
+    raw.insert("schema".into(), Value::String(schema.clone()));
+    raw.insert("database".into(), Value::String(database.clone()));
+    raw.insert("threads".into(), Value::from(threads));
+    Ok(Target { profile_name, name: target_name, adapter_type, schema, path: resolved_path, database, threads, extensions, settings, raw })
+}
+
+/// The config tree that applies to a resource kind.
+pub fn tree_for<'a>(project: &'a Project, kind: crate::manifest::ResourceType) -> &'a Value {
+    use crate::manifest::ResourceType as R;
+    match kind {
+        R::Model => &project.models,
+        R::Seed => &project.seeds,
+        R::Test => &project.tests,
+        R::Source => &project.sources,
+        R::Snapshot => &project.snapshots,
+        _ => &Value::Null,
+    }
+}
+
+/// `env_var` values read while loading, keyed by name (for the manifest's
+/// env-var tracking and secret masking).
+pub type EnvVars = BTreeMap<String, String>;

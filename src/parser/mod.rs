@@ -1,1 +1,724 @@
-//! parser
+//! Project files → `Manifest`. Every `.sql` is rendered once with
+//! `execute=false`, recording `ref`/`source`/`config` calls; YAML properties
+//! patch nodes and declare sources, tests, exposures and groups. Every
+//! problem is collected, not only the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Config, Project, tree_for};
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::jinja::blocks::{BlockKind, find_blocks};
+use crate::jinja::{self, Globals, JinjaEnv, MacroDef, NodeCtx, Phase};
+use crate::loader::{FileKind, SourceFile};
+use crate::manifest::*;
+
+pub mod properties;
+pub mod test_names;
+
+/// The result of parsing: the manifest, the Jinja environment holding every
+/// macro, and warnings.
+pub struct Parsed {
+    pub manifest: Manifest,
+    pub jinja: Arc<JinjaEnv>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// dbt's file checksum: sha256 of the contents, hex.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Parses the root project and its installed packages.
+pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut files: Vec<SourceFile> = Vec::new();
+    for project in config.all_projects() {
+        let (f, d) = crate::loader::load(project);
+        files.extend(f);
+        diags.0.extend(d);
+    }
+    let mut manifest = Manifest { project_name: config.root.name.clone(), ..Default::default() };
+
+    // 1. Macros (built-in, then every package's) and docs blocks.
+    let mut env = JinjaEnv::new();
+    for (name, text) in jinja::builtins::MACRO_FILES {
+        let path = format!("rdbt/include/{name}");
+        add_macros(&mut env, &mut manifest, jinja::INTERNAL_PACKAGE, Path::new(&path), &path, text, &mut diags);
+    }
+    for f in files.iter().filter(|f| f.kind == FileKind::Macros) {
+        add_macros(&mut env, &mut manifest, &f.package, &f.path, &f.original_file_path, &f.text, &mut diags);
+    }
+    for f in files.iter().filter(|f| f.kind == FileKind::Docs) {
+        add_docs(&mut manifest, f, &mut diags);
+    }
+    let mut dispatch = HashMap::new();
+    for d in &config.root.dispatch {
+        dispatch.insert(d.macro_namespace.clone(), d.search_order.clone());
+    }
+    env.set_packages(&config.root.name, dispatch);
+    let env = Arc::new(env);
+    let globals = Arc::new(Globals::new(config.clone(), String::new(), "parse"));
+
+    // 2. Properties YAML.
+    let props = properties::collect(&files, &mut diags);
+
+    // 3. Models, seeds, singular tests, analyses.
+    let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags };
+    for f in &files {
+        match f.kind {
+            FileKind::Model => p.sql_node(f, ResourceType::Model),
+            FileKind::Analysis => p.sql_node(f, ResourceType::Analysis),
+            FileKind::SingularTest => p.sql_node(f, ResourceType::Test),
+            FileKind::Seed => p.seed(f),
+            _ => {}
+        }
+    }
+    // 4. Sources, generic tests, exposures, groups from YAML.
+    p.sources();
+    p.generic_tests();
+    p.exposures_and_groups();
+    p.check_unpatched();
+    let warnings = p.resolve_dependencies();
+
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut warnings_all: Vec<Diagnostic> = diags.0.into_iter().filter(|d| !d.is_error()).collect();
+    warnings_all.extend(warnings);
+    Ok(Parsed { manifest, jinja: env, warnings: warnings_all })
+}
+
+fn add_macros(env: &mut JinjaEnv, manifest: &mut Manifest, package: &str, file: &Path, rel: &str, text: &str, diags: &mut Diagnostics) {
+    let blocks = match find_blocks(text) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(Diagnostic::error("jinja-syntax", e.message).at(file, e.span));
+            return;
+        }
+    };
+    for b in blocks {
+        let name = match b.kind {
+            BlockKind::Macro => b.name.clone(),
+            BlockKind::Test => format!("test_{}", b.name),
+            BlockKind::Docs => {
+                let uid = format!("doc.{package}.{}", b.name);
+                manifest.docs.insert(
+                    uid.clone(),
+                    Documentation {
+                        unique_id: uid,
+                        package_name: package.to_string(),
+                        name: b.name.clone(),
+                        path: rel.to_string(),
+                        original_file_path: rel.to_string(),
+                        block_contents: text[b.body.start..b.body.end].trim().to_string(),
+                    },
+                );
+                continue;
+            }
+            _ => continue,
+        };
+        let unique_id = format!("macro.{package}.{name}");
+        if let Some(existing) = manifest.macros.get(&unique_id) {
+            diags.push(
+                Diagnostic::error("duplicate-macro", format!("macro '{name}' is defined twice in package '{package}'"))
+                    .at(file, Span::new(b.span.start, b.body.start))
+                    .note(format!("also defined in {}", existing.original_file_path)),
+            );
+            continue;
+        }
+        let source = jinja::blocks::as_macro_source(text, &b);
+        let def = MacroDef { unique_id: unique_id.clone(), package: package.to_string(), name: name.clone(), file: file.to_path_buf(), offset: b.span.start };
+        if let Err(d) = env.add_macro_template(def, source.clone()) {
+            diags.push(d);
+            continue;
+        }
+        manifest.macros.insert(
+            unique_id.clone(),
+            Macro {
+                unique_id,
+                package_name: package.to_string(),
+                name,
+                path: rel.to_string(),
+                original_file_path: rel.to_string(),
+                file: file.to_path_buf(),
+                span: b.span,
+                macro_sql: text[b.span.start..b.span.end].to_string(),
+                description: String::new(),
+                arguments: b.args.iter().map(|a| MacroArgument { name: a.clone(), r#type: None, description: String::new() }).collect(),
+                depends_on_macros: vec![],
+                patch_path: None,
+                meta: Map::new(),
+            },
+        );
+    }
+}
+
+fn add_docs(manifest: &mut Manifest, f: &SourceFile, diags: &mut Diagnostics) {
+    match find_blocks(&f.text) {
+        Ok(blocks) => {
+            for b in blocks.into_iter().filter(|b| b.kind == BlockKind::Docs) {
+                let uid = format!("doc.{}.{}", f.package, b.name);
+                if manifest.docs.contains_key(&uid) {
+                    diags.push(Diagnostic::error("duplicate-doc", format!("docs block '{}' is defined twice", b.name)).at(&f.path, b.span));
+                    continue;
+                }
+                manifest.docs.insert(
+                    uid.clone(),
+                    Documentation {
+                        unique_id: uid,
+                        package_name: f.package.clone(),
+                        name: b.name.clone(),
+                        path: f.resource_path.clone(),
+                        original_file_path: f.original_file_path.clone(),
+                        block_contents: f.text[b.body.start..b.body.end].trim().to_string(),
+                    },
+                );
+            }
+        }
+        Err(e) => diags.push(Diagnostic::error("jinja-syntax", e.message).at(&f.path, e.span)),
+    }
+}
+
+struct NodeParser<'a> {
+    config: &'a Arc<Config>,
+    env: &'a Arc<JinjaEnv>,
+    globals: &'a Arc<Globals>,
+    props: &'a properties::Properties,
+    manifest: &'a mut Manifest,
+    diags: &'a mut Diagnostics,
+}
+
+fn stem(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file).to_string()
+}
+
+impl NodeParser<'_> {
+    fn project(&self, package: &str) -> &Project {
+        self.config.project(package).unwrap_or(&self.config.root)
+    }
+
+    /// Config from dbt_project.yml trees: the package's own, then the root
+    /// project's (which wins).
+    fn project_config(&self, package: &str, kind: ResourceType, fqn: &[String]) -> Map<String, Value> {
+        let mut cfg = Map::new();
+        if package != self.config.root.name {
+            crate::config::tree::merge(&mut cfg, &crate::config::tree::resolve(tree_for(self.project(package), kind), fqn));
+        }
+        crate::config::tree::merge(&mut cfg, &crate::config::tree::resolve(tree_for(&self.config.root, kind), fqn));
+        cfg
+    }
+
+    fn fqn_for(f: &SourceFile, name: &str) -> Vec<String> {
+        let mut fqn = vec![f.package.clone()];
+        let parts: Vec<&str> = f.resource_path.split('/').collect();
+        fqn.extend(parts[..parts.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+        fqn.push(name.to_string());
+        fqn
+    }
+
+    fn new_node(&self, f: &SourceFile, kind: ResourceType, name: &str) -> Node {
+        let fqn = Self::fqn_for(f, name);
+        Node {
+            unique_id: format!("{}.{}.{}", kind.as_str(), f.package, name),
+            resource_type: kind,
+            package_name: f.package.clone(),
+            name: name.to_string(),
+            path: f.resource_path.clone(),
+            original_file_path: f.original_file_path.clone(),
+            file: f.path.clone(),
+            span: None,
+            fqn,
+            raw_code: if kind == ResourceType::Seed { String::new() } else { f.text.clone() },
+            language: "sql".into(),
+            checksum: sha256_hex(&f.text),
+            config: NodeConfig::default(),
+            unrendered_config: Map::new(),
+            database: String::new(),
+            schema: String::new(),
+            alias: String::new(),
+            tags: vec![],
+            description: String::new(),
+            columns: Default::default(),
+            meta: Map::new(),
+            docs_show: true,
+            patch_path: None,
+            refs: vec![],
+            sources: vec![],
+            depends_on: DependsOn::default(),
+            test_metadata: None,
+            column_name: None,
+            attached_node: None,
+            version: None,
+            latest_version: None,
+            group: None,
+            access: None,
+            seed_file: None,
+        }
+    }
+
+    fn parse_ctx(&self, package: &str) -> Arc<NodeCtx> {
+        Arc::new(NodeCtx::new(self.globals.clone(), self.env.macros.clone(), Phase::Parse, package))
+    }
+
+    fn sql_node(&mut self, f: &SourceFile, kind: ResourceType) {
+        let name = stem(&f.resource_path);
+        let mut node = self.new_node(f, kind, &name);
+        let ctx = self.parse_ctx(&f.package);
+        if let Err(e) = self.env.render(&node.unique_id, &f.text, &ctx) {
+            self.diags.push(jinja::render_error_to_diagnostic(&e, &self.env.macros, &f.path, 0, "jinja"));
+            return;
+        }
+        let rec = ctx.recorded();
+        node.refs = rec.refs;
+        node.sources = rec.sources;
+        node.depends_on.macros = rec.macros.into_iter().collect();
+        let tree_kind = if kind == ResourceType::Analysis { ResourceType::Model } else { kind };
+        let mut cfg = self.project_config(&f.package, tree_kind, &node.fqn);
+        let patch = self.props.patch(kind, &f.package, &name);
+        if let Some(p) = patch {
+            crate::config::tree::merge(&mut cfg, &p.config);
+        }
+        crate::config::tree::merge(&mut cfg, &rec.config);
+        if kind == ResourceType::Test {
+            cfg.entry("materialized").or_insert(Value::from("test"));
+        }
+        node.unrendered_config = rec.config.clone();
+        self.finish_node(node, cfg, patch.cloned());
+    }
+
+    fn seed(&mut self, f: &SourceFile) {
+        let name = stem(&f.resource_path);
+        let mut node = self.new_node(f, ResourceType::Seed, &name);
+        node.seed_file = Some(f.path.clone());
+        let mut cfg = self.project_config(&f.package, ResourceType::Seed, &node.fqn);
+        let patch = self.props.patch(ResourceType::Seed, &f.package, &name);
+        if let Some(p) = patch {
+            crate::config::tree::merge(&mut cfg, &p.config);
+        }
+        cfg.insert("materialized".into(), Value::from("seed"));
+        self.finish_node(node, cfg, patch.cloned());
+    }
+
+    /// Applies config, YAML patch, naming; inserts the node (or records it as
+    /// disabled, or reports a duplicate).
+    fn finish_node(&mut self, mut node: Node, cfg: Map<String, Value>, patch: Option<properties::Patch>) {
+        node.config = NodeConfig(cfg);
+        if let Some(p) = &patch {
+            node.description = p.description.clone();
+            node.columns = p.columns.clone();
+            node.patch_path = Some(format!("{}://{}", node.package_name, p.original_file_path));
+            node.docs_show = p.docs_show;
+        }
+        node.tags = node.config.tags();
+        node.config.set("tags", Value::from(node.tags.clone()));
+        node.meta = node.config.get("meta").and_then(Value::as_object).cloned().unwrap_or_default();
+        node.group = node.config.get_str("group").map(str::to_string);
+        node.access = node.config.get_str("access").map(str::to_string).or_else(|| (node.resource_type == ResourceType::Model).then(|| "protected".to_string()));
+        if !node.config.enabled() {
+            self.manifest.disabled.entry(node.unique_id.clone()).or_default().push(node);
+            return;
+        }
+        if let Err(d) = self.assign_names(&mut node) {
+            self.diags.push(d);
+            return;
+        }
+        if let Some(existing) = self.manifest.nodes.get(&node.unique_id) {
+            self.diags.push(
+                Diagnostic::error(
+                    "duplicate-name",
+                    format!("two {}s are named '{}' in package '{}'", node.resource_type.as_str(), node.name, node.package_name),
+                )
+                .in_file(&node.file)
+                .note(format!("also defined in {}", existing.original_file_path)),
+            );
+            return;
+        }
+        self.manifest.nodes.insert(node.unique_id.clone(), node);
+    }
+
+    /// database / schema / alias through generate_*_name (project overrides
+    /// run through Jinja; the defaults are computed directly).
+    fn assign_names(&self, node: &mut Node) -> Result<(), Diagnostic> {
+        let custom_schema = node.config.get_str("schema").map(str::to_string);
+        let custom_alias = node.config.get_str("alias").map(str::to_string);
+        let custom_db = node.config.get_str("database").map(str::to_string);
+        let target = &self.config.target;
+        let overridden = |name: &str| {
+            let root = &self.config.root.name;
+            self.env.macros.get(root, name).is_some() || self.env.macros.get(&node.package_name, name).is_some()
+        };
+        let node_value = jinja::jv(&*node);
+        let mut call = |name: &str, custom: &Option<String>| -> Result<String, Diagnostic> {
+            let ctx = self.parse_ctx(&self.config.root.name);
+            let Some(def) = self.env.macros.resolve(&node.package_name, name).cloned() else {
+                return Err(Diagnostic::error("jinja", format!("macro {name} not found")));
+            };
+            let arg = match custom {
+                Some(s) => minijinja::Value::from(s.clone()),
+                None => minijinja::Value::from(()),
+            };
+            self.env
+                .call_macro(&def, &ctx, &[arg, node_value.clone()])
+                .map(|v| v.to_string().trim().to_string())
+                .map_err(|e| jinja::render_error_to_diagnostic(&e, &self.env.macros, &node.file, 0, "jinja"))
+        };
+        node.schema = if overridden("generate_schema_name") {
+            call("generate_schema_name", &custom_schema)?
+        } else {
+            match &custom_schema {
+                Some(s) if !s.trim().is_empty() => format!("{}_{}", target.schema, s.trim()),
+                _ => target.schema.clone(),
+            }
+        };
+        node.alias = if overridden("generate_alias_name") {
+            call("generate_alias_name", &custom_alias)?
+        } else {
+            match (&custom_alias, &node.version) {
+                (Some(a), _) if !a.trim().is_empty() => a.trim().to_string(),
+                (_, Some(v)) => format!("{}_v{}", node.name, v.replace('.', "_")),
+                _ => node.name.clone(),
+            }
+        };
+        node.database = if overridden("generate_database_name") {
+            call("generate_database_name", &custom_db)?
+        } else {
+            custom_db.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| target.database.clone())
+        };
+        Ok(())
+    }
+
+    fn sources(&mut self) {
+        for s in &self.props.sources {
+            let pkg = &s.package;
+            let uid = format!("source.{pkg}.{}.{}", s.source_name, s.name);
+            if self.manifest.sources.contains_key(&uid) {
+                self.diags.push(Diagnostic::error("duplicate-source", format!("source '{}.{}' is defined twice", s.source_name, s.name)).at(&s.file, s.span));
+                continue;
+            }
+            let fqn_dir: Vec<String> = s.resource_path.split('/').collect::<Vec<_>>().split_last().map(|(_, d)| d.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
+            let mut fqn = vec![pkg.clone()];
+            fqn.extend(fqn_dir);
+            fqn.push(s.source_name.clone());
+            fqn.push(s.name.clone());
+            let mut cfg = self.project_config(pkg, ResourceType::Source, &fqn);
+            crate::config::tree::merge(&mut cfg, &s.config);
+            if !NodeConfig(cfg.clone()).enabled() {
+                continue;
+            }
+            let database = s.database.clone().unwrap_or_else(|| self.config.target.database.clone());
+            let schema = s.schema.clone().unwrap_or_else(|| s.source_name.clone());
+            let identifier = s.identifier.clone().unwrap_or_else(|| s.name.clone());
+            let relation_name = quote_relation(&database, &schema, &identifier);
+            self.manifest.sources.insert(
+                uid.clone(),
+                SourceDefinition {
+                    unique_id: uid,
+                    package_name: pkg.clone(),
+                    source_name: s.source_name.clone(),
+                    name: s.name.clone(),
+                    identifier,
+                    database,
+                    schema,
+                    loader: s.loader.clone(),
+                    description: s.description.clone(),
+                    source_description: s.source_description.clone(),
+                    columns: s.columns.clone(),
+                    meta: s.meta.clone(),
+                    source_meta: s.source_meta.clone(),
+                    tags: crate::manifest::string_or_list(cfg.get("tags")),
+                    config: NodeConfig(cfg),
+                    quoting: s.quoting.clone(),
+                    loaded_at_field: s.loaded_at_field.clone(),
+                    freshness: s.freshness.clone(),
+                    path: s.original_file_path.clone(),
+                    original_file_path: s.original_file_path.clone(),
+                    file: s.file.clone(),
+                    span: Some(s.span),
+                    fqn,
+                    relation_name,
+                },
+            );
+        }
+    }
+
+    fn generic_tests(&mut self) {
+        for t in &self.props.tests {
+            let entry = match test_names::parse_test_entry(&t.entry) {
+                Ok(e) => e,
+                Err(msg) => {
+                    self.diags.push(Diagnostic::error("test-entry", msg).at(&t.file, t.span));
+                    continue;
+                }
+            };
+            let target = match &t.target {
+                properties::TestOn::Node { name, version } => test_names::TestTarget::Node { name, version: version.as_deref() },
+                properties::TestOn::Source { source, table } => test_names::TestTarget::Source { source, table },
+            };
+            let named = test_names::generic_test_name(&entry, target, t.column.as_deref());
+            let uid = named.unique_id(&t.package);
+            let mut fqn = vec![t.package.clone()];
+            let dirs: Vec<&str> = t.resource_path.split('/').collect();
+            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+            fqn.push(named.name.clone());
+            let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
+            crate::config::tree::merge(&mut cfg, &named.config);
+            // Inherit `enabled`/`tags` semantics from the attached resource's own config tree is dbt's
+            // behaviour only for tags; tests take the attached node's tags.
+            cfg.entry("materialized").or_insert(Value::from("test"));
+            cfg.entry("severity").or_insert(Value::from("ERROR"));
+            let ctx = self.parse_ctx(&t.package);
+            // Record refs/sources the arguments use (`to: ref('customers')`).
+            let mut kwargs = named.kwargs.clone();
+            kwargs.remove("column_name");
+            for v in kwargs.values() {
+                if let Err(e) = record_arg_refs(self.env, &ctx, v) {
+                    self.diags.push(Diagnostic::error("jinja", format!("in test arguments: {}", jinja::describe_error(&e))).at(&t.file, t.span));
+                }
+            }
+            let rec = ctx.recorded();
+            let f = SourceFile {
+                package: t.package.clone(),
+                kind: FileKind::Properties,
+                path: t.file.clone(),
+                original_file_path: t.original_file_path.clone(),
+                resource_path: t.resource_path.clone(),
+                text: String::new(),
+            };
+            let mut node = self.new_node(&f, ResourceType::Test, &named.name);
+            node.unique_id = uid;
+            node.fqn = fqn;
+            node.path = named.path.clone();
+            node.raw_code = named.raw_code.clone();
+            node.span = Some(t.span);
+            node.checksum = sha256_hex("");
+            node.description = named.description.clone();
+            node.column_name = t.column.clone();
+            node.refs = rec.refs;
+            node.sources = rec.sources;
+            match &t.target {
+                properties::TestOn::Node { name, version } => {
+                    let call = RefCall { name: name.clone(), package: None, version: version.clone() };
+                    if !node.refs.contains(&call) {
+                        node.refs.insert(0, call);
+                    }
+                }
+                properties::TestOn::Source { source, table } => {
+                    let pair = (source.clone(), table.clone());
+                    if !node.sources.contains(&pair) {
+                        node.sources.insert(0, pair);
+                    }
+                }
+            }
+            let macro_uid = match &entry.namespace {
+                Some(ns) => format!("macro.{ns}.test_{}", entry.test_name),
+                None => self
+                    .env
+                    .macros
+                    .resolve(&t.package, &format!("test_{}", entry.test_name))
+                    .map(|d| d.unique_id.clone())
+                    .unwrap_or_else(|| format!("macro.dbt.test_{}", entry.test_name)),
+            };
+            if !self.manifest.macros.contains_key(&macro_uid) {
+                self.diags.push(
+                    Diagnostic::error("unknown-test", format!("unknown generic test '{}'", entry.namespace.as_ref().map(|n| format!("{n}.{}", entry.test_name)).unwrap_or(entry.test_name.clone())))
+                        .at(&t.file, t.span)
+                        .note("define it with {% test name(model, column_name) %} in macros/ or tests/generic/, or install the package that provides it"),
+                );
+                continue;
+            }
+            node.depends_on.macros = vec![macro_uid];
+            node.depends_on.macros.extend(rec.macros);
+            node.depends_on.macros.dedup();
+            node.test_metadata = Some(TestMetadata { name: entry.test_name.clone(), namespace: entry.namespace.clone(), kwargs: named.kwargs.clone() });
+            node.unrendered_config = named.config.clone();
+            self.finish_node(node, cfg, None);
+        }
+    }
+
+    fn exposures_and_groups(&mut self) {
+        for g in &self.props.groups {
+            let uid = format!("group.{}.{}", g.package, g.name);
+            self.manifest.groups.insert(
+                uid.clone(),
+                Group { unique_id: uid, package_name: g.package.clone(), name: g.name.clone(), owner: g.owner.clone(), path: g.original_file_path.clone(), original_file_path: g.original_file_path.clone() },
+            );
+        }
+        for e in &self.props.exposures {
+            let uid = format!("exposure.{}.{}", e.package, e.name);
+            let ctx = self.parse_ctx(&e.package);
+            for dep in &e.depends_on {
+                let src = format!("{{{{ {dep} }}}}");
+                if let Err(err) = self.env.render(&uid, &src, &ctx) {
+                    self.diags.push(Diagnostic::error("jinja", format!("exposure '{}': {}", e.name, jinja::describe_error(&err))).at(&e.file, e.span));
+                }
+            }
+            let rec = ctx.recorded();
+            let dirs: Vec<&str> = e.resource_path.split('/').collect();
+            let mut fqn = vec![e.package.clone()];
+            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+            fqn.push(e.name.clone());
+            self.manifest.exposures.insert(
+                uid.clone(),
+                Exposure {
+                    unique_id: uid,
+                    package_name: e.package.clone(),
+                    name: e.name.clone(),
+                    r#type: e.kind.clone(),
+                    owner: e.owner.clone(),
+                    description: e.description.clone(),
+                    label: e.label.clone(),
+                    maturity: e.maturity.clone(),
+                    url: e.url.clone(),
+                    tags: e.tags.clone(),
+                    meta: e.meta.clone(),
+                    config: NodeConfig::default(),
+                    path: e.original_file_path.clone(),
+                    original_file_path: e.original_file_path.clone(),
+                    fqn,
+                    refs: rec.refs,
+                    sources: rec.sources,
+                    depends_on: DependsOn::default(),
+                },
+            );
+        }
+    }
+
+    /// YAML entries that name no existing node are warnings, as in dbt.
+    fn check_unpatched(&mut self) {
+        for p in self.props.patches.values() {
+            let uid = format!("{}.{}.{}", p.kind.as_str(), p.package, p.name);
+            if !self.manifest.nodes.contains_key(&uid) && !self.manifest.disabled.contains_key(&uid) {
+                self.diags.push(
+                    Diagnostic::warning("unknown-patch", format!("{} '{}' is described in YAML but no such file exists", p.kind.as_str(), p.name))
+                        .at(&p.file, p.span),
+                );
+            }
+        }
+    }
+
+    /// Turns recorded refs/sources into depends_on, reporting unknown ones.
+    fn resolve_dependencies(&mut self) -> Vec<Diagnostic> {
+        let mut by_name: HashMap<&str, Vec<&Node>> = HashMap::new();
+        for n in self.manifest.nodes.values() {
+            if matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
+                by_name.entry(n.name.as_str()).or_default().push(n);
+            }
+        }
+        let mut resolved: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut errors = Vec::new();
+        let source_ids: HashMap<(&str, &str), &str> =
+            self.manifest.sources.values().map(|s| ((s.source_name.as_str(), s.name.as_str()), s.unique_id.as_str())).collect();
+        let nodes_and_exposures = self
+            .manifest
+            .nodes
+            .values()
+            .map(|n| (&n.unique_id, &n.package_name, &n.refs, &n.sources, n.file.clone(), n.span, n.resource_type))
+            .chain(self.manifest.exposures.values().map(|e| {
+                (&e.unique_id, &e.package_name, &e.refs, &e.sources, self.props.exposure_file(&e.name), None, ResourceType::Exposure)
+            }));
+        for (uid, pkg, refs, sources, file, span, _) in nodes_and_exposures {
+            let mut deps = Vec::new();
+            for r in refs {
+                match resolve_ref(&by_name, pkg, &self.config.root.name, r) {
+                    Some(target) => deps.push(target),
+                    None => {
+                        let text = std::fs::read_to_string(&file).unwrap_or_default();
+                        let span = span.or_else(|| Span::find(&text, &format!("'{}'", r.name), 0)).or_else(|| Span::find(&text, &format!("\"{}\"", r.name), 0));
+                        errors.push(
+                            Diagnostic::error("unknown-ref", format!("'{uid}' depends on a node named '{}' which was not found", r.name))
+                                .in_file(&file)
+                                .with_span(span),
+                        );
+                    }
+                }
+            }
+            for (s, t) in sources {
+                match source_ids.get(&(s.as_str(), t.as_str())) {
+                    Some(id) => deps.push(id.to_string()),
+                    None => {
+                        let text = std::fs::read_to_string(&file).unwrap_or_default();
+                        let span = span.or_else(|| Span::find(&text, &format!("'{t}'"), 0));
+                        errors.push(
+                            Diagnostic::error("unknown-source", format!("'{uid}' depends on a source named '{s}.{t}' which was not found"))
+                                .in_file(&file)
+                                .with_span(span),
+                        );
+                    }
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            deps.retain(|d| seen.insert(d.clone()));
+            resolved.insert(uid.clone(), deps);
+        }
+        for (uid, deps) in resolved {
+            if let Some(n) = self.manifest.nodes.get_mut(&uid) {
+                if n.resource_type == ResourceType::Test {
+                    if let Some(first) = deps.first() {
+                        n.attached_node = n.test_metadata.as_ref().map(|_| first.clone());
+                    }
+                }
+                n.depends_on.nodes = deps;
+            } else if let Some(e) = self.manifest.exposures.get_mut(&uid) {
+                e.depends_on.nodes = deps;
+            }
+        }
+        // Tests inherit the tags of what they test, as in dbt.
+        let tags: HashMap<String, Vec<String>> = self.manifest.nodes.values().map(|n| (n.unique_id.clone(), n.tags.clone())).collect();
+        for n in self.manifest.nodes.values_mut().filter(|n| n.test_metadata.is_some()) {
+            if let Some(attached) = n.attached_node.as_ref().and_then(|a| tags.get(a)) {
+                for t in attached {
+                    if !n.tags.contains(t) {
+                        n.tags.push(t.clone());
+                    }
+                }
+            }
+        }
+        for e in errors {
+            self.diags.push(e);
+        }
+        vec![]
+    }
+}
+
+fn resolve_ref(by_name: &HashMap<&str, Vec<&Node>>, from_package: &str, root: &str, r: &RefCall) -> Option<String> {
+    let candidates = by_name.get(r.name.as_str())?;
+    let pick = |pkg: &str| candidates.iter().find(|n| n.package_name == pkg && (r.version.is_none() || n.version == r.version));
+    let found = match &r.package {
+        Some(p) => pick(p),
+        None => pick(from_package).or_else(|| pick(root)).or_else(|| candidates.iter().find(|n| r.version.is_none() || n.version == r.version)),
+    };
+    found.map(|n| n.unique_id.clone())
+}
+
+/// Renders test-argument strings that call `ref`/`source` so the calls are
+/// recorded at parse time.
+fn record_arg_refs(env: &JinjaEnv, ctx: &Arc<NodeCtx>, v: &Value) -> Result<(), minijinja::Error> {
+    match v {
+        Value::String(s) => {
+            if looks_like_function(s) {
+                env.render("test-arg", &format!("{{{{ {s} }}}}"), ctx)?;
+            } else if s.contains("{{") || s.contains("{%") {
+                env.render("test-arg", s, ctx)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|i| record_arg_refs(env, ctx, i)),
+        Value::Object(m) => m.values().try_for_each(|i| record_arg_refs(env, ctx, i)),
+        _ => Ok(()),
+    }
+}
+
+/// dbt treats a test argument written as `ref('x')`, `source(..)`,
+/// `var(..)`, `env_var(..)` or `doc(..)` as a Jinja expression.
+pub fn looks_like_function(s: &str) -> bool {
+    let t = s.trim();
+    ["ref", "source", "var", "env_var", "doc"].iter().any(|f| {
+        t.strip_prefix(f).map(|rest| rest.trim_start().starts_with('(') && t.ends_with(')')).unwrap_or(false)
+    })
+}

@@ -1,2 +1,420 @@
-//! The scheduler: runs a plan on `--threads` workers.
+//! The scheduler: runs a plan on `--threads` workers, each with its own
+//! connection. A node starts when its parents in the plan are done; a node
+//! whose parent failed (or, in `build`, whose parent's tests failed) is
+//! skipped. Prints dbt-style progress lines.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use crate::adapter::{Adapter, Connection};
+use crate::compile::{CompiledNode, Compiler};
+use crate::diag::Diagnostic;
+use crate::manifest::{Manifest, Node, ResourceType};
+use crate::materialize::{MaterializeError, MaterializeRequest, materialize};
+
+pub mod output;
 pub mod results;
+
+use output::Output;
+use results::{RunResult, RunStatus, TimingInfo};
+
+/// How nodes are run in this invocation.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub which: String,
+    pub threads: usize,
+    pub fail_fast: bool,
+    pub full_refresh: bool,
+    /// Only compile (rdbt compile): no materialization.
+    pub compile_only: bool,
+    /// `build`: children wait for their parents' tests.
+    pub tests_gate_children: bool,
+}
+
+/// Everything a worker needs.
+pub struct Runtime {
+    pub manifest: Arc<Manifest>,
+    pub compiler: Arc<Compiler>,
+    pub adapter: Arc<dyn Adapter>,
+    pub target_dir: std::path::PathBuf,
+    pub output: Arc<Output>,
+}
+
+struct Task {
+    index: usize,
+    unique_id: String,
+}
+
+struct Done {
+    result: RunResult,
+    compiled: Option<CompiledNode>,
+}
+
+/// Parents of each planned node within the plan, looking through ephemeral
+/// models (which are not run) to their own parents.
+fn plan_dependencies(manifest: &Manifest, plan: &[String], tests_gate_children: bool) -> HashMap<String, Vec<String>> {
+    let in_plan: HashSet<&str> = plan.iter().map(String::as_str).collect();
+    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+    let mut single_parent_tests: HashMap<&str, Vec<&str>> = HashMap::new();
+    if tests_gate_children {
+        for id in plan {
+            if let Some(n) = manifest.nodes.get(id) {
+                if n.resource_type == ResourceType::Test && n.depends_on.nodes.len() == 1 {
+                    single_parent_tests.entry(n.depends_on.nodes[0].as_str()).or_default().push(id);
+                }
+            }
+        }
+    }
+    for id in plan {
+        let mut out: Vec<String> = Vec::new();
+        let mut stack: Vec<&str> = manifest.depends_on(id).iter().map(String::as_str).collect();
+        let mut seen = HashSet::new();
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            match manifest.nodes.get(p) {
+                Some(n) if n.is_ephemeral() => stack.extend(n.depends_on.nodes.iter().map(String::as_str)),
+                _ if in_plan.contains(p) => {
+                    out.push(p.to_string());
+                    let is_test = manifest.nodes.get(id.as_str()).is_some_and(|n| n.resource_type == ResourceType::Test);
+                    if !is_test {
+                        for t in single_parent_tests.get(p).into_iter().flatten() {
+                            out.push(t.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.sort();
+        out.dedup();
+        deps.insert(id.clone(), out);
+    }
+    deps
+}
+
+/// Runs `plan` (unique ids in topological order) and returns one result per
+/// node, in completion order.
+pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResult> {
+    let plan: Vec<String> = plan.iter().filter(|id| rt.manifest.nodes.get(*id).is_some_and(|n| !n.is_ephemeral())).cloned().collect();
+    let total = plan.len();
+    if total == 0 {
+        return vec![];
+    }
+    let deps = plan_dependencies(&rt.manifest, &plan, opts.tests_gate_children);
+    let index_of: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, id)| (id.as_str(), i + 1)).collect();
+    let mut remaining: HashMap<&str, usize> = plan.iter().map(|id| (id.as_str(), deps[id].len())).collect();
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for id in &plan {
+        for d in &deps[id] {
+            children.entry(d.as_str()).or_default().push(id.as_str());
+        }
+    }
+
+    let (task_tx, task_rx) = crossbeam_channel::unbounded::<Task>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let threads = opts.threads.max(1).min(total);
+    let mut results: Vec<RunResult> = Vec::with_capacity(total);
+    // Formats the DDL written under target/run/ (no statement runs on it).
+    let ddl_conn = rt.adapter.connect().ok();
+
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let task_rx = task_rx.clone();
+            let done_tx = done_tx.clone();
+            let thread_id = format!("Thread-{} (worker)", t + 1);
+            scope.spawn(move || {
+                let conn: Result<crate::jinja::objects::SharedConnection, String> =
+                    rt.adapter.connect().map(|c| Arc::new(Mutex::new(c))).map_err(|e| e.message);
+                while let Ok(task) = task_rx.recv() {
+                    let done = match &conn {
+                        Ok(c) => run_node(rt, &task, c, &thread_id, opts, total),
+                        Err(e) => failed(&task.unique_id, &thread_id, format!("could not open a connection: {e}")),
+                    };
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut queued: HashSet<&str> = HashSet::new();
+        let mut blocked: HashSet<&str> = HashSet::new();
+        let mut in_flight = 0usize;
+        let mut stop = false;
+        let enqueue = |id: &str, in_flight: &mut usize, queued: &mut HashSet<&str>| {
+            let _ = queued;
+            let node = &rt.manifest.nodes[id];
+            rt.output.start(index_of[id], total, node);
+            *in_flight += 1;
+            let _ = task_tx.send(Task { index: index_of[id], unique_id: id.to_string() });
+        };
+        for id in &plan {
+            if remaining[id.as_str()] == 0 {
+                queued.insert(id.as_str());
+                enqueue(id, &mut in_flight, &mut queued);
+            }
+        }
+        while in_flight > 0 {
+            let Ok(done) = done_rx.recv() else { break };
+            in_flight -= 1;
+            let id = done.result.unique_id.clone();
+            let node = &rt.manifest.nodes[&id];
+            rt.output.finish(index_of[id.as_str()], total, node, &done.result);
+            if let Some(c) = &done.compiled {
+                write_sql(rt, node, c, opts, ddl_conn.as_deref());
+            }
+            let ok = !matches!(done.result.status, RunStatus::Error | RunStatus::Fail | RunStatus::Skipped);
+            if done.result.status.is_failure() && opts.fail_fast {
+                stop = true;
+            }
+            results.push(done.result);
+            let kids: Vec<&str> = children.get(id.as_str()).cloned().unwrap_or_default();
+            for k in kids {
+                if !ok {
+                    blocked.insert(k);
+                }
+                if let Some(r) = remaining.get_mut(k) {
+                    *r -= 1;
+                    if *r == 0 && !stop && !queued.contains(k) {
+                        queued.insert(k);
+                        if blocked.contains(k) {
+                            // Skip now; its children are skipped in turn.
+                            let skipped = skip_result(k, &deps[k], &results);
+                            let kn = &rt.manifest.nodes[k];
+                            rt.output.finish(index_of[k], total, kn, &skipped);
+                            results.push(skipped);
+                            let mut stack: Vec<&str> = children.get(k).cloned().unwrap_or_default();
+                            while let Some(g) = stack.pop() {
+                                blocked.insert(g);
+                                if let Some(r) = remaining.get_mut(g) {
+                                    *r -= 1;
+                                    if *r == 0 && !queued.contains(g) {
+                                        queued.insert(g);
+                                        let s = skip_result(g, &deps[g], &results);
+                                        rt.output.finish(index_of[g], total, &rt.manifest.nodes[g], &s);
+                                        results.push(s);
+                                        stack.extend(children.get(g).cloned().unwrap_or_default());
+                                    }
+                                }
+                            }
+                        } else {
+                            enqueue(k, &mut in_flight, &mut queued);
+                        }
+                    }
+                }
+            }
+        }
+        drop(task_tx);
+        // Anything never started (fail-fast) is reported as skipped.
+        for id in &plan {
+            if !results.iter().any(|r| &r.unique_id == id) {
+                let mut s = skip_result(id, &deps[id], &results);
+                if stop {
+                    s.message = Some("Skipping due to fail_fast".into());
+                }
+                results.push(s);
+            }
+        }
+    });
+    results
+}
+
+fn skip_result(id: &str, deps: &[String], results: &[RunResult]) -> RunResult {
+    let cause = deps.iter().find(|d| results.iter().any(|r| &r.unique_id == *d && !matches!(r.status, RunStatus::Success | RunStatus::Pass | RunStatus::Warn)));
+    RunResult {
+        unique_id: id.to_string(),
+        status: RunStatus::Skipped,
+        timing: vec![],
+        thread_id: "main".into(),
+        execution_time: 0.0,
+        adapter_response: Map::new(),
+        message: cause.map(|c| format!("Skipped because upstream '{c}' did not succeed")),
+        failures: None,
+        compiled_code: None,
+        relation_name: None,
+    }
+}
+
+fn failed(id: &str, thread: &str, message: String) -> Done {
+    Done {
+        result: RunResult {
+            unique_id: id.to_string(),
+            status: RunStatus::Error,
+            timing: vec![],
+            thread_id: thread.to_string(),
+            execution_time: 0.0,
+            adapter_response: Map::new(),
+            message: Some(message),
+            failures: None,
+            compiled_code: None,
+            relation_name: None,
+        },
+        compiled: None,
+    }
+}
+
+fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions, _total: usize) -> Done {
+    let _ = task.index;
+    let node = &rt.manifest.nodes[&task.unique_id];
+    let started = Instant::now();
+    let compile_start = Utc::now();
+    let relation = Compiler::relation_of(node);
+    // is_incremental(): an existing table, not a full refresh.
+    let is_incremental = !opts.compile_only
+        && node.config.materialized() == "incremental"
+        && !(opts.full_refresh || node.config.get_bool("full_refresh") == Some(true))
+        && conn.lock().ok().and_then(|mut c| c.relation_kind(&relation).ok().flatten()) == Some(crate::adapter::RelationKind::Table);
+    let compiled = if node.resource_type == ResourceType::Seed {
+        Ok(CompiledNode { unique_id: node.unique_id.clone(), compiled_sql: String::new(), extra_ctes: vec![], pre_hooks: vec![], post_hooks: vec![] })
+            .and_then(|mut c| {
+                let full = rt.compiler.compile(node, false, Some(conn.clone()))?;
+                c.pre_hooks = full.pre_hooks;
+                c.post_hooks = full.post_hooks;
+                Ok::<_, Diagnostic>(c)
+            })
+    } else {
+        rt.compiler.compile(node, is_incremental, Some(conn.clone()))
+    };
+    let compile_end = Utc::now();
+    let compiled = match compiled {
+        Ok(c) => c,
+        Err(d) => {
+            rt.output.diagnostic(&d);
+            let mut done = failed(&node.unique_id, thread_id, d.message.clone());
+            done.result.execution_time = started.elapsed().as_secs_f64();
+            done.result.timing.push(TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end });
+            return done;
+        }
+    };
+    let mut timing = vec![TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end }];
+    let relation_name = node.relation_name();
+    if opts.compile_only || node.resource_type == ResourceType::Analysis {
+        return Done {
+            result: RunResult {
+                unique_id: node.unique_id.clone(),
+                status: RunStatus::Compiled,
+                timing,
+                thread_id: thread_id.to_string(),
+                execution_time: started.elapsed().as_secs_f64(),
+                adapter_response: Map::new(),
+                message: None,
+                failures: None,
+                compiled_code: Some(compiled.compiled_sql.clone()),
+                relation_name,
+            },
+            compiled: Some(compiled),
+        };
+    }
+    let exec_start = Utc::now();
+    let req = MaterializeRequest {
+        node,
+        compiled_sql: &compiled.compiled_sql,
+        relation,
+        full_refresh: opts.full_refresh,
+        pre_hooks: compiled.pre_hooks.clone(),
+        post_hooks: compiled.post_hooks.clone(),
+    };
+    let outcome = match conn.lock() {
+        Ok(mut c) => {
+            let conn: &mut dyn Connection = c.as_mut();
+            materialize(conn, &req)
+        }
+        Err(_) => Err(MaterializeError::Database(crate::adapter::AdapterError::new("connection lock poisoned"))),
+    };
+    timing.push(TimingInfo { name: "execute".into(), started_at: exec_start, completed_at: Utc::now() });
+    let execution_time = started.elapsed().as_secs_f64();
+    let compiled_code = (node.resource_type != ResourceType::Seed).then(|| compiled.compiled_sql.clone());
+    let result = match outcome {
+        Ok(o) => {
+            let mut resp = Map::new();
+            resp.insert("_message".into(), Value::from(o.adapter_response.message.clone()));
+            if !o.adapter_response.code.is_empty() {
+                resp.insert("code".into(), Value::from(o.adapter_response.code.clone()));
+            }
+            if let Some(n) = o.adapter_response.rows_affected {
+                resp.insert("rows_affected".into(), Value::from(n));
+            }
+            let message = match o.status {
+                RunStatus::Pass => None,
+                _ => Some(o.message.clone()),
+            };
+            RunResult {
+                unique_id: node.unique_id.clone(),
+                status: o.status,
+                timing,
+                thread_id: thread_id.to_string(),
+                execution_time,
+                adapter_response: resp,
+                message,
+                failures: o.failures,
+                compiled_code,
+                relation_name: if node.resource_type == ResourceType::Test { None } else { relation_name },
+            }
+        }
+        Err(e) => {
+            let message = match &e {
+                MaterializeError::Database(d) => format!("Runtime Error in {} {} ({})\n  {}", node.resource_type.as_str(), node.name, node.original_file_path, d.message),
+                MaterializeError::Diagnostic(d) => {
+                    rt.output.diagnostic(d);
+                    d.message.clone()
+                }
+            };
+            RunResult {
+                unique_id: node.unique_id.clone(),
+                status: RunStatus::Error,
+                timing,
+                thread_id: thread_id.to_string(),
+                execution_time,
+                adapter_response: Map::new(),
+                message: Some(message),
+                failures: None,
+                compiled_code,
+                relation_name,
+            }
+        }
+    };
+    Done { result, compiled: Some(compiled) }
+}
+
+/// Writes target/compiled/... and target/run/... for a node.
+fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl: Option<&dyn Connection>) {
+    let rel = crate::artifacts::sql_tree_rel_path(&node.path, &node.original_file_path);
+    if node.resource_type != ResourceType::Seed {
+        if let Err(e) = crate::artifacts::write_sql_tree(&rt.target_dir, "compiled", &node.package_name, &rel, &c.compiled_sql) {
+            rt.output.warn(&format!("could not write compiled SQL for {}: {e}", node.unique_id));
+        }
+    }
+    if !opts.compile_only && node.resource_type != ResourceType::Seed {
+        if let Some(conn) = ddl {
+            let relation = Compiler::relation_of(node);
+            let sql = match node.config.materialized() {
+                "view" => conn.create_view_as_sql(&relation, &c.compiled_sql),
+                "table" | "incremental" => conn.create_table_as_sql(&relation, &c.compiled_sql, false),
+                _ => c.compiled_sql.clone(),
+            };
+            let _ = crate::artifacts::write_sql_tree(&rt.target_dir, "run", &node.package_name, &rel, &sql);
+        }
+    }
+}
+
+/// Counts by status for the summary line.
+pub fn status_counts(results: &[RunResult]) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for r in results {
+        let key = match r.status {
+            RunStatus::Success | RunStatus::Pass | RunStatus::Compiled => "PASS",
+            RunStatus::Warn => "WARN",
+            RunStatus::Error | RunStatus::Fail => "ERROR",
+            RunStatus::Skipped => "SKIP",
+        };
+        *m.entry(key).or_insert(0) += 1;
+    }
+    m
+}

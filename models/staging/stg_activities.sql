@@ -1,0 +1,22 @@
+select
+    id as activity_id,
+    athlete_id,
+    name as activity_name,
+    sport_type,
+    start_date_local as started_at,
+    cast(start_date_local as date) as activity_date,
+    distance as distance_m,
+    {{ meters_to_km('distance') }} as distance_km,
+    moving_time as moving_time_s,
+    elapsed_time as elapsed_time_s,
+    total_elevation_gain as elevation_gain_m,
+    average_speed as average_speed_mps,
+    {{ mps_to_kph('average_speed') }} as average_speed_kph,
+    max_speed as max_speed_mps,
+    average_watts,
+    weighted_average_watts,
+    kilojoules,
+    average_heartrate,
+    has_heartrate,
+    commute as is_commute
+from {{ ref('raw_activities') }}

@@ -1,0 +1,2 @@
+select sport_type, category, is_virtual
+from {{ ref('sport_types') }}

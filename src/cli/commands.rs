@@ -1,0 +1,478 @@
+//! One function per command.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::invocation::Invocation;
+use super::{Command, Common, EXIT_ERROR, EXIT_FAILURE, EXIT_OK, RunFlags, Selection};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::manifest::ResourceType;
+use crate::run::output::{LogFormat, Output};
+use crate::run::results::{RunResult, RunResults, RunStatus};
+use crate::run::{RunOptions, Runtime};
+
+pub fn dispatch(command: Command) -> i32 {
+    match command {
+        Command::Build { sel, run, common } => run_nodes(&common, &sel, &run, "build"),
+        Command::Run { sel, run, common } => run_nodes(&common, &sel, &run, "run"),
+        Command::Test { sel, run, common } => run_nodes(&common, &sel, &run, "test"),
+        Command::Seed { sel, run, common } => run_nodes(&common, &sel, &run, "seed"),
+        Command::Compile { sel, inline, common } => match inline {
+            Some(sql) => show_or_compile_inline(&common, &sql, None),
+            None => run_nodes(&common, &sel, &RunFlags::default(), "compile"),
+        },
+        Command::Parse { common } => parse(&common),
+        Command::Ls { sel, output, common } => ls(&common, &sel, &output),
+        Command::Show { sel, inline, limit, common } => show(&common, &sel, inline.as_deref(), limit),
+        Command::Debug { common } => debug(&common),
+        Command::Clean { common } => clean(&common),
+    }
+}
+
+/// Prints diagnostics; exit code 2.
+fn report(diags: &Diagnostics, root: Option<&std::path::Path>, format: LogFormat) -> i32 {
+    let out = Output::new(format, root.map(|r| std::fs::canonicalize(r).unwrap_or(r.to_path_buf())));
+    for d in &diags.0 {
+        out.diagnostic(d);
+    }
+    let n = diags.0.iter().filter(|d| d.is_error()).count();
+    if format == LogFormat::Text {
+        eprintln!("{n} error(s); nothing was run.");
+    }
+    EXIT_ERROR
+}
+
+fn load(common: &Common, run: Option<&RunFlags>) -> Result<Invocation, i32> {
+    let flags = common.flags(run);
+    Invocation::load(&flags, common.log_format()).map_err(|(d, root)| report(&d, root.as_deref(), common.log_format()))
+}
+
+fn fail(inv: &Invocation, d: Diagnostic) -> i32 {
+    report(&Diagnostics(vec![d]), Some(&inv.config.root.root), inv.output.format)
+}
+
+fn resource_types(which: &str) -> Vec<ResourceType> {
+    use ResourceType::*;
+    match which {
+        "build" => vec![Model, Seed, Snapshot, Test],
+        "run" => vec![Model],
+        "test" => vec![Test],
+        "seed" => vec![Seed],
+        "compile" => vec![Model, Test, Analysis, Snapshot],
+        _ => vec![],
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+}
+
+/// `Found 6 models, 3 seeds, 12 data tests, 2 sources, 400 macros`.
+fn found_line(inv: &Invocation) -> String {
+    let m = &inv.manifest;
+    let count = |t: ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
+    let mut parts = vec![];
+    for (t, w) in [(ResourceType::Model, "model"), (ResourceType::Seed, "seed"), (ResourceType::Test, "data test"), (ResourceType::Snapshot, "snapshot"), (ResourceType::Analysis, "analysis")] {
+        let n = count(t);
+        if n > 0 {
+            parts.push(plural(n, w));
+        }
+    }
+    if !m.sources.is_empty() {
+        parts.push(plural(m.sources.len(), "source"));
+    }
+    if !m.exposures.is_empty() {
+        parts.push(plural(m.exposures.len(), "exposure"));
+    }
+    parts.push(plural(m.macros.len(), "macro"));
+    format!("Found {}", parts.join(", "))
+}
+
+fn run_hooks(inv: &Invocation, rt: &Runtime, hooks: &[String], results: Option<&[RunResult]>) -> Result<(), Diagnostic> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let conn = rt.adapter.connect().map_err(|e| Diagnostic::error("hook", e.message))?;
+    let conn = Arc::new(std::sync::Mutex::new(conn));
+    let extra = match results {
+        Some(rs) => vec![(
+            "results".to_string(),
+            crate::jinja::jv(
+                rs.iter()
+                    .map(|r| serde_json::json!({"status": r.status.as_str(), "message": r.message, "failures": r.failures, "execution_time": r.execution_time, "node": {"unique_id": r.unique_id}}))
+                    .collect::<Vec<_>>(),
+            ),
+        )],
+        None => vec![],
+    };
+    for h in hooks {
+        let sql = rt.compiler.render_project_hook(h, extra.clone(), Some(conn.clone()))?;
+        if sql.trim().is_empty() {
+            continue;
+        }
+        let mut c = conn.lock().map_err(|_| Diagnostic::error("hook", "connection lock poisoned"))?;
+        c.execute(&sql).map_err(|e| Diagnostic::error("hook", format!("on-run hook failed: {}", e.message)).in_file(&inv.config.root.file))?;
+    }
+    Ok(())
+}
+
+fn run_nodes(common: &Common, sel: &Selection, run: &RunFlags, which: &str) -> i32 {
+    let inv = match load(common, Some(run)) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let plan = match inv.select(sel, resource_types(which)) {
+        Ok(p) => p,
+        Err(d) => return fail(&inv, d),
+    };
+    let out = inv.output.clone();
+    out.info(&format!("Running with rdbt={} (dbt={})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION));
+    out.info(&found_line(&inv));
+    let threads = inv.config.threads();
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let compiler = inv.compiler(which, Some(adapter.clone()), &plan);
+    let rt = Runtime { manifest: inv.manifest.clone(), compiler, adapter, target_dir: inv.config.target_dir(), output: out.clone() };
+    let opts = RunOptions {
+        which: which.to_string(),
+        threads,
+        fail_fast: run.fail_fast,
+        full_refresh: run.full_refresh,
+        compile_only: which == "compile",
+        tests_gate_children: which == "build",
+    };
+    let started = Instant::now();
+    let runnable = plan.iter().filter(|id| inv.manifest.nodes.get(*id).is_some_and(|n| !n.is_ephemeral())).count();
+    if runnable == 0 {
+        out.info("Nothing to do. Try checking your model configs and model specification args");
+    } else {
+        out.info(&format!("Concurrency: {threads} threads (target='{}')", inv.config.target.name));
+    }
+    let run_hooks_enabled = which != "compile";
+    if run_hooks_enabled && runnable > 0 {
+        if let Err(d) = run_hooks(&inv, &rt, &inv.config.root.on_run_start, None) {
+            return fail(&inv, d);
+        }
+    }
+    let results = crate::run::execute(&rt, &plan, &opts);
+    let mut hook_error = None;
+    if run_hooks_enabled && runnable > 0 {
+        if let Err(d) = run_hooks(&inv, &rt, &inv.config.root.on_run_end, Some(&results)) {
+            hook_error = Some(d);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Artifacts.
+    let mut runs = BTreeMap::new();
+    for r in &results {
+        if let Some(code) = &r.compiled_code {
+            runs.insert(r.unique_id.clone(), crate::artifacts::NodeRunInfo { compiled_code: Some(code.clone()), ..Default::default() });
+        }
+    }
+    inv.write_manifest(&runs);
+    let mut args = serde_json::Map::new();
+    args.insert("which".into(), which.into());
+    args.insert("select".into(), serde_json::json!(sel.select));
+    args.insert("exclude".into(), serde_json::json!(sel.exclude));
+    args.insert("full_refresh".into(), run.full_refresh.into());
+    args.insert("threads".into(), threads.into());
+    let rr = RunResults { invocation_id: inv.invocation_id.clone(), generated_at: chrono::Utc::now(), elapsed_time: elapsed, args, results: results.clone() };
+    let json = crate::artifacts::run_results_json(&rr, &inv.meta().generated_now(chrono::Utc::now()));
+    let _ = crate::artifacts::write_json_atomic(&inv.config.target_dir().join("run_results.json"), &json);
+
+    print_summary(&inv, &results, elapsed, which);
+    if let Some(d) = hook_error {
+        out.diagnostic(&d);
+        return EXIT_ERROR;
+    }
+    if which == "compile" && results.len() == 1 {
+        if let Some(code) = &results[0].compiled_code {
+            println!("{code}");
+        }
+    }
+    if results.iter().any(|r| r.status.is_failure()) { EXIT_FAILURE } else { EXIT_OK }
+}
+
+fn print_summary(inv: &Invocation, results: &[RunResult], elapsed: f64, which: &str) {
+    let out = &inv.output;
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for r in results {
+        if let Some(n) = inv.manifest.nodes.get(&r.unique_id) {
+            let k = match n.resource_type {
+                ResourceType::Model => format!("{} model", n.config.materialized()),
+                ResourceType::Test => "data test".to_string(),
+                other => other.as_str().to_string(),
+            };
+            *kinds.entry(k).or_insert(0) += 1;
+        }
+    }
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| plural(*n, k)).collect();
+    if which == "compile" {
+        return;
+    }
+    out.info("");
+    out.info(&format!(
+        "Finished running {} in {} hours {} minutes and {:.2} seconds ({elapsed:.2}s).",
+        parts.join(", "),
+        (elapsed / 3600.0) as u64,
+        ((elapsed % 3600.0) / 60.0) as u64,
+        elapsed % 60.0
+    ));
+    let errors: Vec<&RunResult> = results.iter().filter(|r| r.status.is_failure()).collect();
+    let warns: Vec<&RunResult> = results.iter().filter(|r| r.status == RunStatus::Warn).collect();
+    out.info("");
+    if errors.is_empty() && warns.is_empty() {
+        out.info("Completed successfully");
+    } else {
+        out.info(&format!("Completed with {} and {}:", plural(errors.len(), "error"), plural(warns.len(), "warning")));
+        for r in errors.iter().chain(warns.iter()) {
+            if let Some(n) = inv.manifest.nodes.get(&r.unique_id) {
+                out.info("");
+                let kind = if r.status == RunStatus::Warn { "Warning" } else { "Failure" };
+                out.info(&format!("{kind} in {} {} ({})", n.resource_type.as_str(), n.name, n.original_file_path));
+                if let Some(m) = &r.message {
+                    out.info(&format!("  {m}"));
+                }
+            }
+        }
+    }
+    let c = crate::run::status_counts(results);
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    out.info("");
+    out.info(&format!("Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}", get("PASS"), get("WARN"), get("ERROR"), get("SKIP"), results.len()));
+}
+
+fn parse(common: &Common) -> i32 {
+    let t0 = Instant::now();
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    inv.write_manifest(&BTreeMap::new());
+    inv.output.info(&found_line(&inv));
+    inv.output.info(&format!("Parsed {} nodes in {:.3}s (total {:.3}s); wrote {}", inv.manifest.nodes.len(), inv.parse_seconds, t0.elapsed().as_secs_f64(), inv.config.target_dir().join("manifest.json").display()));
+    EXIT_OK
+}
+
+fn ls(common: &Common, sel: &Selection, output: &str) -> i32 {
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let ids = match inv.select(sel, vec![]) {
+        Ok(p) => p,
+        Err(d) => return fail(&inv, d),
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for id in &ids {
+        let line = if let Some(n) = inv.manifest.nodes.get(id) {
+            match output {
+                "name" => n.name.clone(),
+                "path" => n.original_file_path.clone(),
+                "json" => serde_json::json!({"name": n.name, "resource_type": n.resource_type.as_str(), "package_name": n.package_name, "original_file_path": n.original_file_path, "unique_id": n.unique_id, "alias": n.alias, "config": n.config, "tags": n.tags, "depends_on": n.depends_on}).to_string(),
+                _ => n.fqn.join("."),
+            }
+        } else if let Some(s) = inv.manifest.sources.get(id) {
+            match output {
+                "name" => format!("{}.{}", s.source_name, s.name),
+                "path" => s.original_file_path.clone(),
+                "json" => serde_json::json!({"name": s.name, "source_name": s.source_name, "resource_type": "source", "unique_id": s.unique_id}).to_string(),
+                _ => format!("source:{}", s.fqn.join(".")),
+            }
+        } else if let Some(e) = inv.manifest.exposures.get(id) {
+            match output {
+                "name" => e.name.clone(),
+                "path" => e.original_file_path.clone(),
+                "json" => serde_json::json!({"name": e.name, "resource_type": "exposure", "unique_id": e.unique_id}).to_string(),
+                _ => format!("exposure:{}", e.fqn.join(".")),
+            }
+        } else {
+            continue;
+        };
+        lines.push(line);
+    }
+    if output != "json" {
+        lines.sort();
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    EXIT_OK
+}
+
+fn show(common: &Common, sel: &Selection, inline: Option<&str>, limit: i64) -> i32 {
+    if let Some(sql) = inline {
+        return show_or_compile_inline(common, sql, Some(limit));
+    }
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let plan = match inv.select(sel, vec![ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot, ResourceType::Test, ResourceType::Analysis]) {
+        Ok(p) => p,
+        Err(d) => return fail(&inv, d),
+    };
+    let Some(id) = plan.iter().find(|id| !id.starts_with("test.")).or(plan.first()).cloned() else {
+        return fail(&inv, Diagnostic::error("selection", "`show` needs --select naming one node, or --inline SQL"));
+    };
+    let node = &inv.manifest.nodes[&id];
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let compiler = inv.compiler("show", Some(adapter.clone()), &plan);
+    let sql = if node.resource_type == ResourceType::Seed {
+        format!("select * from {}", crate::compile::Compiler::relation_of(node))
+    } else {
+        match compiler.compile(node, false, None) {
+            Ok(c) => c.compiled_sql,
+            Err(d) => return fail(&inv, d),
+        }
+    };
+    print_query(&inv, adapter.as_ref(), &sql, limit, &format!("Previewing node '{}':", node.name))
+}
+
+fn show_or_compile_inline(common: &Common, sql: &str, limit: Option<i64>) -> i32 {
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let compiler = inv.compiler(if limit.is_some() { "show" } else { "compile" }, Some(adapter.clone()), &[]);
+    let compiled = match compiler.render_inline(sql, None) {
+        Ok(c) => c,
+        Err(d) => return fail(&inv, d),
+    };
+    match limit {
+        Some(l) => print_query(&inv, adapter.as_ref(), &compiled.compiled_sql, l, "Previewing inline node:"),
+        None => {
+            println!("{}", compiled.compiled_sql);
+            EXIT_OK
+        }
+    }
+}
+
+fn print_query(inv: &Invocation, adapter: &dyn crate::adapter::Adapter, sql: &str, limit: i64, title: &str) -> i32 {
+    let mut conn = match adapter.connect() {
+        Ok(c) => c,
+        Err(e) => return fail(inv, Diagnostic::error("connection", e.message)),
+    };
+    let wrapped = if limit >= 0 { format!("select * from (\n{sql}\n) as rdbt_show limit {limit}") } else { sql.to_string() };
+    let result = match conn.query(&wrapped) {
+        Ok(r) => r,
+        Err(e) => return fail(inv, Diagnostic::error("database", format!("Database Error: {}", e.message))),
+    };
+    if inv.output.format == LogFormat::Json {
+        let rows: Vec<serde_json::Value> = result
+            .rows
+            .iter()
+            .map(|r| serde_json::Value::Object(result.columns.iter().zip(r).map(|(c, v)| (c.name.clone(), v.clone())).collect()))
+            .collect();
+        println!("{}", serde_json::json!({"show": rows}));
+        return EXIT_OK;
+    }
+    inv.output.info(title);
+    println!("{}", render_table(&result));
+    EXIT_OK
+}
+
+/// A plain-text table of query results.
+pub fn render_table(r: &crate::adapter::QueryResult) -> String {
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut widths: Vec<usize> = r.columns.iter().map(|c| c.name.chars().count()).collect();
+    for row in &r.rows {
+        for (i, v) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell(v).chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("| {} |", parts.join(" | "))
+    };
+    let mut out = vec![line(r.columns.iter().map(|c| c.name.clone()).collect())];
+    out.push(format!("| {} |", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join(" | ")));
+    for row in &r.rows {
+        out.push(line(row.iter().map(cell).collect()));
+    }
+    out.join("\n")
+}
+
+fn debug(common: &Common) -> i32 {
+    let flags = common.flags(None);
+    println!("rdbt version: {} (dbt-compatible {})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION);
+    let config = match crate::config::load(&flags) {
+        Ok(c) => c,
+        Err(d) => {
+            println!("Configuration:  ERROR");
+            return report(&d, flags.project_dir.as_deref(), common.log_format());
+        }
+    };
+    println!("Configuration:");
+    println!("  dbt_project.yml file [OK found and valid] {}", config.root.file.display());
+    println!("  profiles.yml file [OK found and valid] {}", crate::config::profiles_dir(&flags, &config.root.root).join("profiles.yml").display());
+    println!("Required dependencies:");
+    println!("  - duckdb (embedded) [OK]");
+    println!("Connection:");
+    println!("  type: {}", config.target.adapter_type);
+    println!("  path: {}", config.target.path);
+    println!("  database: {}", config.target.database);
+    println!("  schema: {}", config.target.schema);
+    println!("  threads: {}", config.threads());
+    match crate::adapter::duckdb::DuckDbAdapter::open(&config.target.path, &config.target.extensions, &config.target.settings) {
+        Ok(a) => match crate::adapter::Adapter::connect(&a).and_then(|mut c| c.query("select 1")) {
+            Ok(_) => {
+                println!("  Connection test: [OK connection ok]");
+                println!("All checks passed!");
+                EXIT_OK
+            }
+            Err(e) => {
+                println!("  Connection test: [ERROR] {}", e.message);
+                EXIT_FAILURE
+            }
+        },
+        Err(e) => {
+            println!("  Connection test: [ERROR] {}", e.message);
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn clean(common: &Common) -> i32 {
+    let flags = common.flags(None);
+    let dir = flags.project_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let project = match crate::config::load_project(&dir, &serde_json::Map::new()) {
+        Ok(p) => p,
+        Err(d) => return report(&d, Some(&dir), common.log_format()),
+    };
+    for t in &project.clean_targets {
+        let path = dir.join(t);
+        // Never delete outside the project.
+        let inside = std::fs::canonicalize(&path).map(|p| p.starts_with(&dir) && p != dir).unwrap_or(false);
+        if !inside {
+            if path.exists() {
+                eprintln!("refusing to clean {}: not inside the project", path.display());
+            }
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => println!("Cleaned {}", path.display()),
+            Err(e) => eprintln!("could not clean {}: {e}", path.display()),
+        }
+    }
+    println!("Finished cleaning all paths.");
+    EXIT_OK
+}

@@ -1,0 +1,810 @@
+//! Values of dbt's Jinja context: relations, `ref`/`source`/`config`/`var`,
+//! `adapter`, `run_query`/`statement`, agate-like tables, datetimes.
+
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, from_args};
+use minijinja::{Error, ErrorKind, State};
+
+use super::{NodeCtx, Phase, ResolvedRef};
+use crate::adapter::{Connection, QueryResult, Relation, RelationKind};
+use crate::manifest::RefCall;
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn split_kwargs(args: &[Value]) -> (&[Value], Option<Kwargs>) {
+    match args.last() {
+        Some(last) if last.is_kwargs() => (&args[..args.len() - 1], Kwargs::try_from(last.clone()).ok()),
+        _ => (args, None),
+    }
+}
+
+fn kwarg(kwargs: &Option<Kwargs>, key: &str) -> Option<Value> {
+    kwargs.as_ref().and_then(|k| k.peek::<Option<Value>>(key).ok().flatten()).filter(|v| !v.is_none() && !v.is_undefined())
+}
+
+/// Positional argument `i`, or keyword `key`.
+fn arg(args: &[Value], kwargs: &Option<Kwargs>, i: usize, key: &str) -> Option<Value> {
+    args.get(i).cloned().filter(|v| !v.is_none() && !v.is_undefined()).or_else(|| kwarg(kwargs, key))
+}
+
+fn value_to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// A relation as `{{ this }}`, `ref()` and `adapter.get_relation` return it.
+#[derive(Debug, Clone)]
+pub struct RelationObj {
+    pub relation: Relation,
+    pub kind: Option<RelationKind>,
+    /// For ephemeral refs: rendered as this CTE name.
+    pub cte: Option<String>,
+    pub include_database: bool,
+    pub include_schema: bool,
+    pub include_identifier: bool,
+}
+
+impl RelationObj {
+    pub fn new(relation: Relation) -> RelationObj {
+        RelationObj { relation, kind: None, cte: None, include_database: true, include_schema: true, include_identifier: true }
+    }
+    pub fn from_value(v: &Value) -> Option<Relation> {
+        if let Some(r) = v.downcast_object_ref::<RelationObj>() {
+            return Some(r.relation.clone());
+        }
+        None
+    }
+    fn rendered(&self) -> String {
+        if let Some(cte) = &self.cte {
+            return cte.clone();
+        }
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut parts = Vec::new();
+        if self.include_database && !self.relation.database.is_empty() {
+            parts.push(q(&self.relation.database));
+        }
+        if self.include_schema && !self.relation.schema.is_empty() {
+            parts.push(q(&self.relation.schema));
+        }
+        if self.include_identifier {
+            parts.push(q(&self.relation.identifier));
+        }
+        parts.join(".")
+    }
+}
+
+impl Object for RelationObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let r = &self.relation;
+        Some(match key.as_str()? {
+            "database" => Value::from(r.database.clone()),
+            "schema" => Value::from(r.schema.clone()),
+            "identifier" | "name" | "table" => Value::from(self.cte.clone().unwrap_or_else(|| r.identifier.clone())),
+            "type" => self.kind.map(|k| Value::from(k.as_str())).unwrap_or(Value::from(())),
+            "is_table" => Value::from(self.kind == Some(RelationKind::Table)),
+            "is_view" => Value::from(self.kind == Some(RelationKind::View)),
+            "is_cte" => Value::from(self.cte.is_some()),
+            _ => return None,
+        })
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (_, kwargs) = split_kwargs(args);
+        let flag = |k: &str, cur: bool| kwarg(&kwargs, k).map(|v| v.is_true()).unwrap_or(cur);
+        match method {
+            "include" => {
+                let mut r = (**self).clone();
+                r.include_database = flag("database", r.include_database);
+                r.include_schema = flag("schema", r.include_schema);
+                r.include_identifier = flag("identifier", r.include_identifier);
+                Ok(Value::from_object(r))
+            }
+            "incorporate" => {
+                let mut r = (**self).clone();
+                if let Some(path) = kwarg(&kwargs, "path") {
+                    for (k, field) in [("database", 0), ("schema", 1), ("identifier", 2)] {
+                        if let Ok(v) = path.get_attr(k) {
+                            if let Some(s) = v.as_str() {
+                                match field {
+                                    0 => r.relation.database = s.to_string(),
+                                    1 => r.relation.schema = s.to_string(),
+                                    _ => r.relation.identifier = s.to_string(),
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some(t) = kwarg(&kwargs, "type") {
+                    r.kind = match t.as_str() {
+                        Some("table") => Some(RelationKind::Table),
+                        Some("view") => Some(RelationKind::View),
+                        _ => r.kind,
+                    };
+                }
+                Ok(Value::from_object(r))
+            }
+            "render" => Ok(Value::from(self.rendered())),
+            "quote" | "without_identifier" => {
+                let mut r = (**self).clone();
+                if method == "without_identifier" {
+                    r.include_identifier = false;
+                }
+                Ok(Value::from_object(r))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rendered())
+    }
+}
+
+/// `ref('name')`, `ref('package', 'name')`, `ref('name', version=2)`.
+#[derive(Debug)]
+pub struct RefFn {
+    pub ctx: Arc<NodeCtx>,
+    pub package: String,
+}
+
+impl Object for RefFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let names: Vec<String> = pos.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| err(format!("ref() arguments must be strings, got {v}")))).collect::<Result<_, _>>()?;
+        let (package, name) = match names.as_slice() {
+            [n] => (None, n.clone()),
+            [p, n] => (Some(p.clone()), n.clone()),
+            _ => return Err(err(format!("ref() takes 1 or 2 names, got {}", names.len()))),
+        };
+        let version = kwarg(&kwargs, "version").or_else(|| kwarg(&kwargs, "v")).map(|v| v.to_string());
+        let call = RefCall { name: name.clone(), package, version };
+        self.ctx.record(|r| {
+            if !r.refs.contains(&call) {
+                r.refs.push(call.clone())
+            }
+        });
+        let target = &self.ctx.globals.config.target;
+        if self.ctx.phase == Phase::Parse {
+            return Ok(Value::from_object(RelationObj::new(Relation::new(target.database.clone(), target.schema.clone(), name))));
+        }
+        let Some(resolver) = &self.ctx.globals.resolver else {
+            return Ok(Value::from_object(RelationObj::new(Relation::new(target.database.clone(), target.schema.clone(), name))));
+        };
+        match resolver.resolve_ref(&self.package, &call).map_err(err)? {
+            ResolvedRef::Relation(r) => Ok(Value::from_object(RelationObj::new(r))),
+            ResolvedRef::Ephemeral { unique_id, cte_name } => {
+                self.ctx.record(|r| {
+                    if !r.ephemerals.contains(&unique_id) {
+                        r.ephemerals.push(unique_id.clone())
+                    }
+                });
+                let mut obj = RelationObj::new(Relation::new("", "", cte_name.clone()));
+                obj.cte = Some(cte_name);
+                Ok(Value::from_object(obj))
+            }
+        }
+    }
+}
+
+/// `source('source_name', 'table_name')`.
+#[derive(Debug)]
+pub struct SourceFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for SourceFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (source, table): (String, String) = from_args(args)?;
+        self.ctx.record(|r| {
+            let pair = (source.clone(), table.clone());
+            if !r.sources.contains(&pair) {
+                r.sources.push(pair)
+            }
+        });
+        let target = &self.ctx.globals.config.target;
+        match (&self.ctx.globals.resolver, self.ctx.phase) {
+            (Some(res), Phase::Execute) => Ok(Value::from_object(RelationObj::new(res.resolve_source(&source, &table).map_err(err)?))),
+            _ => Ok(Value::from_object(RelationObj::new(Relation::new(target.database.clone(), source, table)))),
+        }
+    }
+}
+
+/// `config(...)` (records at parse), `config.get`, `config.require`.
+#[derive(Debug)]
+pub struct ConfigObj {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl ConfigObj {
+    fn lookup(&self, key: &str) -> Option<serde_json::Value> {
+        if self.ctx.phase == Phase::Execute {
+            if let Some(v) = self.ctx.node_config.get(key).filter(|v| !v.is_null()) {
+                return Some(v.clone());
+            }
+        }
+        self.ctx.recorded.lock().ok().and_then(|r| r.config.get(key).cloned()).filter(|v| !v.is_null())
+    }
+}
+
+impl Object for ConfigObj {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let mut map = serde_json::Map::new();
+        for p in pos {
+            if let serde_json::Value::Object(m) = value_to_json(p) {
+                map.extend(m);
+            }
+        }
+        if let Some(k) = &kwargs {
+            for key in k.args() {
+                let v: Value = k.peek(key)?;
+                map.insert(key.to_string(), value_to_json(&v));
+            }
+        }
+        self.ctx.record(|r| crate::config::tree::merge(&mut r.config, &map));
+        Ok(Value::from(""))
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let key = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).unwrap_or_default();
+        let default = arg(pos, &kwargs, 1, "default");
+        match method {
+            "get" => Ok(self.lookup(&key).map(|v| crate::jinja::jv(&v)).or(default).unwrap_or(Value::from(()))),
+            "require" => match self.lookup(&key) {
+                Some(v) => Ok(crate::jinja::jv(&v)),
+                None if self.ctx.phase == Phase::Parse => Ok(Value::from(())),
+                None => Err(err(format!("Required config '{key}' was not set"))),
+            },
+            "meta_get" => Ok(self
+                .lookup("meta")
+                .and_then(|m| m.get(&key).cloned())
+                .map(|v| crate::jinja::jv(&v))
+                .or(default)
+                .unwrap_or(Value::from(()))),
+            "persist_relation_docs" | "persist_column_docs" => Ok(Value::from(false)),
+            "set" => {
+                if let Some(v) = default {
+                    let mut m = serde_json::Map::new();
+                    m.insert(key, value_to_json(&v));
+                    self.ctx.record(|r| crate::config::tree::merge(&mut r.config, &m));
+                }
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `var('name', default)`.
+#[derive(Debug)]
+pub struct VarFn {
+    pub ctx: Arc<NodeCtx>,
+    pub package: String,
+}
+
+impl Object for VarFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let name = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).ok_or_else(|| err("var() needs a name"))?;
+        if let Some(v) = self.ctx.globals.config.var(&self.package, &name) {
+            return Ok(crate::jinja::jv(&v));
+        }
+        if pos.len() > 1 {
+            return Ok(pos[1].clone());
+        }
+        if let Some(d) = kwargs.as_ref().and_then(|k| k.peek::<Value>("default").ok()) {
+            return Ok(d);
+        }
+        Err(err(format!("Required var '{name}' not found in config:\nVars supplied to {} = {}", self.package, serde_json::Value::Object(self.ctx.globals.config.vars_for(&self.package)))))
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "has_var" => {
+                let (name,): (String,) = from_args(args)?;
+                Ok(Value::from(self.ctx.globals.config.var(&self.package, &name).is_some()))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn with_conn<T>(ctx: &NodeCtx, f: impl FnOnce(&mut dyn Connection) -> Result<T, Error>) -> Result<T, Error> {
+    if let Some(conn) = &ctx.conn {
+        let mut guard = conn.lock().map_err(|_| err("connection lock poisoned"))?;
+        return f(guard.as_mut());
+    }
+    let adapter = ctx.globals.adapter.as_ref().ok_or_else(|| err("no database connection while rendering"))?;
+    let mut conn = adapter.connect().map_err(|e| err(e.message))?;
+    f(conn.as_mut())
+}
+
+fn relation_arg(v: Option<Value>, what: &str) -> Result<Relation, Error> {
+    v.as_ref().and_then(RelationObj::from_value).ok_or_else(|| err(format!("{what}: expected a relation")))
+}
+
+/// `adapter.*` methods.
+#[derive(Debug)]
+pub struct AdapterObj {
+    pub ctx: Arc<NodeCtx>,
+    pub package: String,
+}
+
+impl Object for AdapterObj {
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let exec = self.ctx.phase == Phase::Execute;
+        match method {
+            "dispatch" => {
+                let name = arg(pos, &kwargs, 0, "macro_name").map(|v| v.to_string()).ok_or_else(|| err("adapter.dispatch needs a macro name"))?;
+                let ns = arg(pos, &kwargs, 1, "macro_namespace").map(|v| v.to_string());
+                self.ctx.dispatch(&name, ns.as_deref(), &self.package)
+            }
+            "quote" => Ok(Value::from(format!("\"{}\"", arg(pos, &kwargs, 0, "identifier").map(|v| v.to_string()).unwrap_or_default().replace('"', "\"\"")))),
+            "type" => Ok(Value::from(self.ctx.globals.config.target.adapter_type.clone())),
+            "get_relation" => {
+                if !exec {
+                    return Ok(Value::from(()));
+                }
+                let part = |i, k| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+                let rel = Relation::new(part(0, "database"), part(1, "schema"), part(2, "identifier"));
+                let kind = with_conn(&self.ctx, |c| c.relation_kind(&rel).map_err(|e| err(e.message)))?;
+                Ok(match kind {
+                    Some(k) => {
+                        let mut o = RelationObj::new(rel);
+                        o.kind = Some(k);
+                        Value::from_object(o)
+                    }
+                    None => Value::from(()),
+                })
+            }
+            "get_columns_in_relation" => {
+                if !exec {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                }
+                let rel = relation_arg(arg(pos, &kwargs, 0, "relation"), "get_columns_in_relation")?;
+                let cols = with_conn(&self.ctx, |c| c.get_columns(&rel).map_err(|e| err(e.message)))?;
+                Ok(Value::from(cols.into_iter().map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type })).collect::<Vec<_>>()))
+            }
+            "get_missing_columns" => {
+                if !exec {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                }
+                let from = relation_arg(arg(pos, &kwargs, 0, "from_relation"), "get_missing_columns")?;
+                let to = relation_arg(arg(pos, &kwargs, 1, "to_relation"), "get_missing_columns")?;
+                let (a, b) = with_conn(&self.ctx, |c| Ok((c.get_columns(&from).map_err(|e| err(e.message))?, c.get_columns(&to).map_err(|e| err(e.message))?)))?;
+                let missing: Vec<Value> = a
+                    .into_iter()
+                    .filter(|c| !b.iter().any(|t| t.name.eq_ignore_ascii_case(&c.name)))
+                    .map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type }))
+                    .collect();
+                Ok(Value::from(missing))
+            }
+            "expand_target_column_types" | "cache_added" | "cache_dropped" | "cache_renamed" | "commit" => Ok(Value::from("")),
+            "create_schema" => {
+                if exec {
+                    let rel = relation_arg(arg(pos, &kwargs, 0, "relation"), "create_schema")?;
+                    with_conn(&self.ctx, |c| c.create_schema(&rel.database, &rel.schema).map_err(|e| err(e.message)))?;
+                }
+                Ok(Value::from(""))
+            }
+            "drop_relation" => {
+                if exec {
+                    let rel = relation_arg(arg(pos, &kwargs, 0, "relation"), "drop_relation")?;
+                    with_conn(&self.ctx, |c| {
+                        if let Some(k) = c.relation_kind(&rel).map_err(|e| err(e.message))? {
+                            c.drop_relation(&rel, k).map_err(|e| err(e.message))?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(Value::from(""))
+            }
+            "rename_relation" => {
+                if exec {
+                    let from = relation_arg(arg(pos, &kwargs, 0, "from_relation"), "rename_relation")?;
+                    let to = relation_arg(arg(pos, &kwargs, 1, "to_relation"), "rename_relation")?;
+                    with_conn(&self.ctx, |c| {
+                        let k = c.relation_kind(&from).map_err(|e| err(e.message))?.ok_or_else(|| err(format!("{from} does not exist")))?;
+                        c.rename_relation(&from, k, &to.identifier).map_err(|e| err(e.message))
+                    })?;
+                }
+                Ok(Value::from(""))
+            }
+            "list_relations_without_caching" | "list_relations" => {
+                if !exec {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                }
+                let rel = relation_arg(arg(pos, &kwargs, 0, "schema_relation"), method)?;
+                let rels = with_conn(&self.ctx, |c| c.list_relations(&rel.database, &rel.schema).map_err(|e| err(e.message)))?;
+                Ok(Value::from(
+                    rels.into_iter()
+                        .map(|(r, k)| {
+                            let mut o = RelationObj::new(r);
+                            o.kind = Some(k);
+                            Value::from_object(o)
+                        })
+                        .collect::<Vec<_>>(),
+                ))
+            }
+            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("adapter.{method} is not supported"))),
+        }
+    }
+}
+
+/// A column as `adapter.get_columns_in_relation` returns it.
+#[derive(Debug)]
+pub struct ColumnObj {
+    pub name: String,
+    pub data_type: String,
+}
+
+impl Object for ColumnObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "name" | "column" => Value::from(self.name.clone()),
+            "quoted" => Value::from(format!("\"{}\"", self.name.replace('"', "\"\""))),
+            "data_type" | "dtype" => Value::from(self.data_type.clone()),
+            _ => return None,
+        })
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        let t = self.data_type.to_ascii_uppercase();
+        match method {
+            "is_string" => Ok(Value::from(t.contains("CHAR") || t == "TEXT" || t == "STRING")),
+            "is_number" | "is_numeric" => Ok(Value::from(["INT", "DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"].iter().any(|k| t.contains(k)))),
+            "is_integer" => Ok(Value::from(t.contains("INT"))),
+            "is_float" => Ok(Value::from(t.contains("DOUBLE") || t.contains("FLOAT") || t == "REAL")),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Column {} ({})>", self.name, self.data_type)
+    }
+}
+
+/// An agate-like table: `columns`, `column_names`, `rows`, `[i][j]`.
+#[derive(Debug)]
+pub struct AgateTable(pub QueryResult);
+
+fn json_to_value(v: &serde_json::Value) -> Value {
+    crate::jinja::jv(v)
+}
+
+impl Object for AgateTable {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_i64() {
+            let i = if i < 0 { self.0.rows.len() as i64 + i } else { i };
+            return self.0.rows.get(usize::try_from(i).ok()?).map(|r| Value::from_object(AgateRow { names: self.names(), values: r.clone() }));
+        }
+        Some(match key.as_str()? {
+            "columns" => Value::from_object(AgateColumns(self.clone())),
+            "column_names" => Value::from(self.names()),
+            "column_types" => Value::from(self.0.columns.iter().map(|c| c.data_type.clone()).collect::<Vec<_>>()),
+            "rows" => Value::from(self.0.rows.iter().map(|r| Value::from_object(AgateRow { names: self.names(), values: r.clone() })).collect::<Vec<_>>()),
+            _ => return None,
+        })
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.rows.len())
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "print_table" => {
+                println!("{}", self.names().join(" | "));
+                for r in &self.0.rows {
+                    println!("{}", r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | "));
+                }
+                Ok(Value::from(""))
+            }
+            "values" => Ok(Value::from(self.0.rows.iter().map(|r| Value::from(r.iter().map(json_to_value).collect::<Vec<_>>())).collect::<Vec<_>>())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+impl AgateTable {
+    fn names(&self) -> Vec<String> {
+        self.0.columns.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+#[derive(Debug)]
+struct AgateColumns(Arc<AgateTable>);
+
+impl Object for AgateColumns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let cols = &self.0 .0.columns;
+        let idx = match key.as_i64() {
+            Some(i) => usize::try_from(if i < 0 { cols.len() as i64 + i } else { i }).ok()?,
+            None => cols.iter().position(|c| Some(c.name.as_str()) == key.as_str())?,
+        };
+        let col = cols.get(idx)?;
+        let values: Vec<serde_json::Value> = self.0 .0.rows.iter().map(|r| r.get(idx).cloned().unwrap_or(serde_json::Value::Null)).collect();
+        Some(Value::from_object(AgateColumn { name: col.name.clone(), data_type: col.data_type.clone(), values }))
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0 .0.columns.len())
+    }
+}
+
+#[derive(Debug)]
+struct AgateColumn {
+    name: String,
+    data_type: String,
+    values: Vec<serde_json::Value>,
+}
+
+impl Object for AgateColumn {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str() {
+            Some("name") => Some(Value::from(self.name.clone())),
+            Some("data_type") => Some(Value::from(self.data_type.clone())),
+            _ => self.values.get(usize::try_from(key.as_i64()?).ok()?).map(json_to_value),
+        }
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "values" | "values_without_nulls" => Ok(Value::from(
+                self.values.iter().filter(|v| method == "values" || !v.is_null()).map(json_to_value).collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AgateRow {
+    names: Vec<String>,
+    values: Vec<serde_json::Value>,
+}
+
+impl Object for AgateRow {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let idx = match key.as_i64() {
+            Some(i) => usize::try_from(if i < 0 { self.values.len() as i64 + i } else { i }).ok()?,
+            None => self.names.iter().position(|n| Some(n.as_str()) == key.as_str())?,
+        };
+        self.values.get(idx).map(json_to_value)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.values.len())
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "values" => Ok(Value::from(self.values.iter().map(json_to_value).collect::<Vec<_>>())),
+            "keys" => Ok(Value::from(self.names.clone())),
+            "items" => Ok(Value::from(
+                self.names.iter().zip(&self.values).map(|(n, v)| Value::from(vec![Value::from(n.clone()), json_to_value(v)])).collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `run_query(sql)`: an agate-like table at execution, none while parsing.
+#[derive(Debug)]
+pub struct RunQueryFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for RunQueryFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (sql,): (String,) = from_args(args)?;
+        if self.ctx.phase == Phase::Parse {
+            return Ok(Value::from(()));
+        }
+        let result = with_conn(&self.ctx, |c| c.query(&sql).map_err(|e| err(format!("Database Error\n  {}", e.message))))?;
+        Ok(Value::from_object(AgateTable(result)))
+    }
+}
+
+/// `{% call statement('name', fetch_result=True) %}sql{% endcall %}`.
+#[derive(Debug)]
+pub struct StatementFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for StatementFn {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let name = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).unwrap_or_else(|| "statement".into());
+        let fetch = arg(pos, &kwargs, 1, "fetch_result").map(|v| v.is_true()).unwrap_or(false);
+        let caller = kwarg(&kwargs, "caller").ok_or_else(|| err("statement() must be used as a {% call %} block"))?;
+        let sql = caller.call(state, &[])?.to_string();
+        if self.ctx.phase == Phase::Parse {
+            return Ok(Value::from(""));
+        }
+        let result = with_conn(&self.ctx, |c| {
+            if fetch {
+                c.query(&sql).map(|r| (None, Some(r)))
+            } else {
+                c.execute(&sql).map(|r| (Some(r), None))
+            }
+            .map_err(|e| err(format!("Database Error\n  {}", e.message)))
+        })?;
+        let mut entry = std::collections::BTreeMap::new();
+        let (resp, table) = result;
+        let message = resp.map(|r| r.message).unwrap_or_else(|| "OK".into());
+        entry.insert("response", crate::jinja::jv(serde_json::json!({"_message": message, "code": message})));
+        match table {
+            Some(t) => {
+                let data: Vec<Value> = t.rows.iter().map(|r| Value::from(r.iter().map(json_to_value).collect::<Vec<_>>())).collect();
+                entry.insert("data", Value::from(data));
+                entry.insert("table", Value::from_object(AgateTable(t)));
+            }
+            None => {
+                entry.insert("data", Value::from(Vec::<Value>::new()));
+                entry.insert("table", Value::from(()));
+            }
+        }
+        if let Ok(mut s) = self.ctx.statements.lock() {
+            s.insert(name, Value::from(entry));
+        }
+        Ok(Value::from(""))
+    }
+}
+
+/// `load_result('name')`.
+#[derive(Debug)]
+pub struct LoadResultFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for LoadResultFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (name,): (String,) = from_args(args)?;
+        Ok(self.ctx.statements.lock().ok().and_then(|s| s.get(&name).cloned()).unwrap_or(Value::from(())))
+    }
+}
+
+/// `log(msg, info=False)`: printed at execution when `info` is true.
+#[derive(Debug)]
+pub struct LogFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for LogFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let msg = pos.first().map(|v| v.to_string()).unwrap_or_default();
+        let info = arg(pos, &kwargs, 1, "info").map(|v| v.is_true()).unwrap_or(false);
+        if info && self.ctx.phase == Phase::Execute {
+            println!("{}  {msg}", chrono::Local::now().format("%H:%M:%S"));
+        }
+        Ok(Value::from(""))
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)`, `exceptions.warn(msg)`.
+#[derive(Debug)]
+pub struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, _) = split_kwargs(args);
+        let msg = pos.first().map(|v| v.to_string()).unwrap_or_default();
+        match method {
+            "raise_compiler_error" => Err(err(format!("Compilation Error: {msg}"))),
+            "raise_not_implemented" => Err(err(format!("Not implemented: {msg}"))),
+            "raise_database_error" => Err(err(format!("Database Error: {msg}"))),
+            "raise_fail_fast_error" => Err(err(format!("Fail fast: {msg}"))),
+            "warn" => {
+                eprintln!("{}  [WARNING]: {msg}", chrono::Local::now().format("%H:%M:%S"));
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `builtins.ref` etc., for projects that override `ref`.
+#[derive(Debug)]
+pub struct BuiltinsObj {
+    pub ctx: Arc<NodeCtx>,
+    pub package: String,
+}
+
+impl Object for BuiltinsObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "ref" => Some(Value::from_object(RefFn { ctx: self.ctx.clone(), package: self.package.clone() })),
+            "source" => Some(Value::from_object(SourceFn { ctx: self.ctx.clone() })),
+            "config" => Some(Value::from_object(ConfigObj { ctx: self.ctx.clone() })),
+            _ => None,
+        }
+    }
+}
+
+/// `doc('name')` in descriptions.
+#[derive(Debug)]
+pub struct DocFn {
+    pub ctx: Arc<NodeCtx>,
+}
+
+impl Object for DocFn {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let names: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+        let (pkg, name) = match names.as_slice() {
+            [n] => (None, n.clone()),
+            [p, n] => (Some(p.clone()), n.clone()),
+            _ => return Err(err("doc() takes 1 or 2 names")),
+        };
+        self.ctx.record(|r| r.docs.push((pkg.clone(), name.clone())));
+        if let Some(m) = &self.ctx.globals.manifest {
+            let found = m.docs.values().find(|d| d.name == name && pkg.as_ref().is_none_or(|p| &d.package_name == p));
+            if let Some(d) = found {
+                return Ok(Value::from(d.block_contents.clone()));
+            }
+        }
+        Ok(Value::from(""))
+    }
+}
+
+/// The body of a `{% call %}` block, rendered in the calling state.
+#[derive(Debug)]
+pub struct CallerBody(pub Value);
+
+impl Object for CallerBody {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, _args: &[Value]) -> Result<Value, Error> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A Python-like datetime (`run_started_at`, `modules.datetime.datetime.now()`).
+#[derive(Debug, Clone)]
+pub struct DateTimeObj(pub chrono::DateTime<chrono::FixedOffset>);
+
+/// Python strftime → chrono: `%f` is microseconds in Python.
+pub fn py_strftime(dt: &chrono::DateTime<chrono::FixedOffset>, fmt: &str) -> String {
+    let fmt = fmt.replace("%f", "%6f");
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    if write!(out, "{}", dt.format(&fmt)).is_err() {
+        return fmt;
+    }
+    out
+}
+
+impl Object for DateTimeObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        use chrono::{Datelike, Timelike};
+        let d = &self.0;
+        Some(Value::from(match key.as_str()? {
+            "year" => d.year() as i64,
+            "month" => d.month() as i64,
+            "day" => d.day() as i64,
+            "hour" => d.hour() as i64,
+            "minute" => d.minute() as i64,
+            "second" => d.second() as i64,
+            "microsecond" => (d.nanosecond() / 1000) as i64,
+            _ => return None,
+        }))
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "strftime" => {
+                let (fmt,): (String,) = from_args(args)?;
+                Ok(Value::from(py_strftime(&self.0, &fmt)))
+            }
+            "isoformat" => Ok(Value::from(py_strftime(&self.0, "%Y-%m-%dT%H:%M:%S.%f%:z"))),
+            "timestamp" => Ok(Value::from(self.0.timestamp_micros() as f64 / 1e6)),
+            "date" => Ok(Value::from(self.0.format("%Y-%m-%d").to_string())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&py_strftime(&self.0, "%Y-%m-%d %H:%M:%S.%f%:z"))
+    }
+}
+
+/// Shared connection handle for compile-time introspection.
+pub type SharedConnection = Arc<Mutex<Box<dyn Connection>>>;

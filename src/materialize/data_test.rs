@@ -1,0 +1,243 @@
+//! Data tests (generic and singular). The compiled SQL returns the failing
+//! rows; dbt's test query counts them:
+//!
+//! ```sql
+//! select <fail_calc> as failures,
+//!        <fail_calc> <warn_if> as should_warn,
+//!        <fail_calc> <error_if> as should_error
+//! from (<failing rows, optionally limited>) dbt_internal_test
+//! ```
+//!
+//! Defaults: `fail_calc: count(*)`, `warn_if` / `error_if: != 0`,
+//! `severity: error`. Status: `fail` when severity is error and should_error,
+//! else `warn` when should_warn, else `pass`. Messages as dbt's:
+//! `Got 1 result, configured to warn if != 0`.
+//!
+//! With `store_failures` (or `store_failures_as: table|view`) the failing rows
+//! are first stored at the request's relation (replacing what was there) and
+//! counted from there.
+
+use serde_json::Value;
+
+use super::{MaterializeOutcome, MaterializeRequest, MaterializeResult, drop_if_exists, node_error, run_hooks};
+use crate::adapter::{AdapterResponse, Connection};
+use crate::run::results::RunStatus;
+
+pub(crate) fn test(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> MaterializeResult<MaterializeOutcome> {
+    let cfg = &req.node.config;
+    let sql = req.compiled_sql.trim_end().trim_end_matches(';').trim_end();
+    let limit = match cfg.get("limit") {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    };
+    let sql_with_limit = match &limit {
+        Some(n) => format!("select *\nfrom (\n{sql}\n) as dbt_limit_subq\nlimit {n}"),
+        None => sql.to_string(),
+    };
+
+    run_hooks(conn, &req.pre_hooks)?;
+
+    let main_sql = match store_failures_as(req)? {
+        Some(kind) => {
+            let target = &req.relation;
+            conn.create_schema(&target.database, &target.schema)?;
+            drop_if_exists(conn, target)?;
+            let create = if kind == "view" {
+                conn.create_view_as_sql(target, &sql_with_limit)
+            } else {
+                conn.create_table_as_sql(target, &sql_with_limit, false)
+            };
+            conn.execute(&create)?;
+            format!("select *\nfrom {target}")
+        }
+        None => sql_with_limit,
+    };
+
+    let fail_calc = cfg.get_str("fail_calc").unwrap_or("count(*)");
+    let warn_if = cfg.get_str("warn_if").unwrap_or("!= 0");
+    let error_if = cfg.get_str("error_if").unwrap_or("!= 0");
+    let query = format!(
+        "select\n  {fail_calc} as failures,\n  {fail_calc} {warn_if} as should_warn,\n  {fail_calc} {error_if} as should_error\nfrom (\n{main_sql}\n) dbt_internal_test"
+    );
+    let result = conn.query(&query)?;
+    if result.columns.len() != 3 {
+        return Err(node_error(
+            req.node,
+            "test-query",
+            format!("test {} returned {} columns, but expected 3 columns", req.node.unique_id, result.columns.len()),
+        )
+        .into());
+    }
+    let row = result.rows.first().cloned().unwrap_or_default();
+    let failures = row.first().map(count_of).unwrap_or(0);
+    let should_warn = row.get(1).is_some_and(truthy);
+    let should_error = row.get(2).is_some_and(truthy);
+
+    run_hooks(conn, &req.post_hooks)?;
+
+    let severity = cfg.severity().to_ascii_uppercase();
+    let results = if failures == 1 { "1 result".to_string() } else { format!("{failures} results") };
+    let (status, message, failures) = if severity == "ERROR" && should_error {
+        (RunStatus::Fail, format!("Got {results}, configured to fail if {error_if}"), failures)
+    } else if should_warn {
+        (RunStatus::Warn, format!("Got {results}, configured to warn if {warn_if}"), failures)
+    } else {
+        (RunStatus::Pass, String::new(), 0)
+    };
+    Ok(MaterializeOutcome {
+        status,
+        message,
+        adapter_response: AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: None },
+        failures: Some(failures),
+    })
+}
+
+/// `Some("table" | "view")` when failures are stored. `store_failures_as`
+/// wins over `store_failures` (`ephemeral` turns storing off).
+fn store_failures_as(req: &MaterializeRequest<'_>) -> MaterializeResult<Option<&'static str>> {
+    let cfg = &req.node.config;
+    match cfg.get_str("store_failures_as") {
+        Some(v) => match v {
+            "table" => Ok(Some("table")),
+            "view" => Ok(Some("view")),
+            "ephemeral" => Ok(None),
+            other => Err(node_error(
+                req.node,
+                "store-failures-as",
+                format!("'{other}' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']"),
+            )
+            .into()),
+        },
+        None => Ok(cfg.get_bool("store_failures").unwrap_or(false).then_some("table")),
+    }
+}
+
+fn count_of(v: &Value) -> u64 {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| if f > 0.0 { f as u64 } else { 0 })).unwrap_or(0),
+        Value::String(s) => s.trim().parse::<f64>().map(|f| if f > 0.0 { f as u64 } else { 0 }).unwrap_or(0),
+        Value::Bool(b) => u64::from(*b),
+        _ => 0,
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "t" | "1"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{MaterializeError, materialize};
+    use crate::adapter::{Connection, Relation, RelationKind};
+    use crate::manifest::{Node, ResourceType};
+    use crate::run::results::RunStatus;
+    use serde_json::{Value, json};
+
+    fn setup() -> crate::adapter::duckdb::DuckDbConnection {
+        let mut c = conn();
+        c.execute("create table main.t1 as select 1 as id, 'a' as name union all select 2, 'b'").expect("t1");
+        c
+    }
+
+    fn t(name: &str, cfg: &[(&str, Value)]) -> Node {
+        node(ResourceType::Test, name, cfg)
+    }
+
+    #[test]
+    fn pass_warn_fail_messages() {
+        // Statuses and messages as dbt-core 1.11 reported them for the same tests.
+        let mut c = setup();
+        let out = run(&mut c, &t("not_null_t1_id", &[]), "select id from main.t1 where id is null").expect("test");
+        assert_eq!((out.status, out.message.as_str(), out.failures), (RunStatus::Pass, "", Some(0)));
+        assert_eq!(out.adapter_response.message, "OK");
+
+        let out = run(&mut c, &t("av", &[("severity", json!("warn"))]), "select id from main.t1 where id not in (1)")
+            .expect("test");
+        assert_eq!(out.status, RunStatus::Warn);
+        assert_eq!(out.message, "Got 1 result, configured to warn if != 0");
+        assert_eq!(out.failures, Some(1));
+
+        let out = run(&mut c, &t("singular", &[]), "select * from main.t1").expect("test");
+        assert_eq!(out.status, RunStatus::Fail);
+        assert_eq!(out.message, "Got 2 results, configured to fail if != 0");
+        assert_eq!(out.failures, Some(2));
+    }
+
+    #[test]
+    fn thresholds_and_severity() {
+        let mut c = setup();
+        let two_rows = "select * from main.t1";
+        let cfg = [("error_if", json!(">5")), ("warn_if", json!(">1"))];
+        let out = run(&mut c, &t("th", &cfg), two_rows).expect("test");
+        assert_eq!((out.status, out.message.as_str()), (RunStatus::Warn, "Got 2 results, configured to warn if >1"));
+        let out = run(&mut c, &t("th2", &[("error_if", json!(">1"))]), two_rows).expect("test");
+        assert_eq!((out.status, out.message.as_str()), (RunStatus::Fail, "Got 2 results, configured to fail if >1"));
+        let out = run(&mut c, &t("th3", &[("warn_if", json!(">5")), ("error_if", json!(">5"))]), two_rows).expect("test");
+        assert_eq!((out.status, out.failures), (RunStatus::Pass, Some(0)));
+        // Severity is case-insensitive; with warn the error threshold is ignored.
+        let out = run(&mut c, &t("sv", &[("severity", json!("WARN"))]), two_rows).expect("test");
+        assert_eq!(out.status, RunStatus::Warn);
+        let out = run(&mut c, &t("sv2", &[("severity", json!("Error"))]), two_rows).expect("test");
+        assert_eq!(out.status, RunStatus::Fail);
+    }
+
+    #[test]
+    fn fail_calc_and_limit() {
+        let mut c = setup();
+        let out = run(&mut c, &t("fc", &[("fail_calc", json!("sum(id)"))]), "select id from main.t1").expect("test");
+        assert_eq!((out.status, out.failures), (RunStatus::Fail, Some(3)));
+        assert_eq!(out.message, "Got 3 results, configured to fail if != 0");
+        let out = run(&mut c, &t("fcnull", &[("fail_calc", json!("sum(id)"))]), "select id from main.t1 where false")
+            .expect("test");
+        assert_eq!((out.status, out.failures), (RunStatus::Pass, Some(0)));
+        let out = run(&mut c, &t("lim", &[("limit", json!(1))]), "select * from main.t1;").expect("test");
+        assert_eq!((out.status, out.failures), (RunStatus::Fail, Some(1)));
+    }
+
+    #[test]
+    fn store_failures_as_table_and_view() {
+        let mut c = setup();
+        let n = t("unique_t1_id", &[("store_failures", json!(true))]);
+        let mut r = request(&n, "select name from main.t1 where id > 1");
+        r.relation = Relation::new("memory", "main_dbt_test__audit", "unique_t1_id");
+        let out = materialize(&mut c, &r).expect("test");
+        assert_eq!((out.status, out.failures), (RunStatus::Fail, Some(1)));
+        assert_eq!(c.relation_kind(&r.relation).expect("kind"), Some(RelationKind::Table));
+        assert_eq!(rows(&mut c, "select * from main_dbt_test__audit.unique_t1_id"), vec![vec![json!("b")]]);
+        // Re-running replaces the stored rows; store_failures_as wins over store_failures.
+        let n = t("unique_t1_id", &[("store_failures", json!(false)), ("store_failures_as", json!("view"))]);
+        let mut r2 = request(&n, "select name from main.t1");
+        r2.relation = r.relation.clone();
+        let out = materialize(&mut c, &r2).expect("test");
+        assert_eq!(out.failures, Some(2));
+        assert_eq!(c.relation_kind(&r.relation).expect("kind"), Some(RelationKind::View));
+        // ephemeral: nothing stored
+        let n = t("eph", &[("store_failures", json!(true)), ("store_failures_as", json!("ephemeral"))]);
+        let mut r3 = request(&n, "select 1");
+        r3.relation = Relation::new("memory", "main_dbt_test__audit", "eph");
+        materialize(&mut c, &r3).expect("test");
+        assert_eq!(c.relation_kind(&r3.relation).expect("kind"), None);
+        // invalid value
+        let n = t("bad", &[("store_failures_as", json!("parquet"))]);
+        match run(&mut c, &n, "select 1") {
+            Err(MaterializeError::Diagnostic(d)) => assert_eq!(d.code, "store-failures-as"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sql_errors_are_database_errors() {
+        let mut c = setup();
+        match run(&mut c, &t("broken", &[]), "select * from nope") {
+            Err(MaterializeError::Database(e)) => assert!(e.message.contains("nope")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

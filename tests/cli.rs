@@ -1,0 +1,175 @@
+//! End-to-end tests of the `rdbt` binary: the root project, exit codes, and
+//! diagnostics for bad input.
+
+mod common;
+
+use std::path::Path;
+
+use common::{rdbt_in, read_json, repo_root};
+
+/// A project written from `(path, contents)` pairs into a temp dir.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("rdbt-cli-").tempdir().expect("tempdir");
+    let base: &[(&str, &str)] = &[
+        ("dbt_project.yml", "name: p\nprofile: p\n"),
+        ("profiles.yml", "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/p.duckdb\n      threads: 2\n"),
+    ];
+    for (path, text) in base.iter().chain(files) {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    dir
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn root_project_builds_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for f in ["dbt_project.yml", "profiles.yml"] {
+        std::fs::copy(root.join(f), tmp.path().join(f)).unwrap();
+    }
+    for d in ["models", "seeds", "macros", "tests/dbt"] {
+        copy_dir(&root.join(d), &tmp.path().join(d));
+    }
+    let out = rdbt_in(tmp.path(), &["build"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("Completed successfully"), "{}", out.stdout);
+    let rr = read_json(&tmp.path().join("target/dbt/run_results.json"));
+    let results = rr["results"].as_array().unwrap();
+    assert!(results.len() >= 15, "{} results", results.len());
+    assert!(results.iter().all(|r| r["status"] == "success" || r["status"] == "pass"), "{rr:#}");
+    let manifest = read_json(&tmp.path().join("target/dbt/manifest.json"));
+    assert!(manifest["nodes"]["model.activities.weekly_totals"].is_object());
+    assert_eq!(
+        manifest["parent_map"]["model.activities.weekly_totals"],
+        serde_json::json!(["model.activities.fct_activities"])
+    );
+    let db = duckdb::Connection::open(tmp.path().join("target/activities.duckdb")).unwrap();
+    let weeks: i64 = db.query_row("select count(*) from main.weekly_totals", [], |r| r.get(0)).unwrap();
+    let activities: i64 = db.query_row("select sum(activities) from main.weekly_totals", [], |r| r.get(0)).unwrap();
+    assert!(weeks > 40, "{weeks} weeks");
+    assert_eq!(activities, 400);
+    assert!(tmp.path().join("target/dbt/compiled/activities/models/marts/weekly_totals.sql").is_file());
+}
+
+#[test]
+fn malformed_yaml_is_a_located_diagnostic() {
+    let p = project(&[
+        ("models/a.sql", "select 1 as id"),
+        ("models/schema.yml", "version: 2\nmodels:\n  - name: a\n    columns: [id\n"),
+    ]);
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("models/schema.yml:5:1: error[yaml-syntax]"), "{}", out.stderr);
+    assert!(out.stderr.contains(" | "), "snippet expected: {}", out.stderr);
+    assert!(!p.path().join("target/p.duckdb").exists(), "nothing may run on a parse error");
+}
+
+#[test]
+fn every_problem_is_reported_not_only_the_first() {
+    let p = project(&[
+        ("models/a.sql", "select * from {{ ref('missing_one') }}"),
+        ("models/b.sql", "select {{ 1 + }}"),
+        ("models/c.sql", "select * from {{ source('nope', 'x') }}"),
+    ]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(2);
+    let err = &out.stderr;
+    assert!(err.contains("models/a.sql:1:"), "{err}");
+    assert!(err.contains("error[unknown-ref]") && err.contains("missing_one"), "{err}");
+    assert!(err.contains("models/b.sql:1:"), "{err}");
+    assert!(err.contains("error[unknown-source]"), "{err}");
+}
+
+#[test]
+fn cycle_is_reported_as_its_path() {
+    let p = project(&[("models/a.sql", "select * from {{ ref('b') }}"), ("models/b.sql", "select * from {{ ref('a') }}")]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("cycle"), "{}", out.stderr);
+    assert!(out.stderr.contains("model.p.a") && out.stderr.contains("model.p.b"), "{}", out.stderr);
+}
+
+#[test]
+fn missing_env_var_in_profile_is_an_error() {
+    let p = project(&[
+        ("profiles.yml", "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{{ env_var('RDBT_TEST_SURELY_UNSET') }}\"\n"),
+        ("models/a.sql", "select 1 as id"),
+    ]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("RDBT_TEST_SURELY_UNSET"), "{}", out.stderr);
+    assert!(out.stderr.contains("profiles.yml"), "{}", out.stderr);
+}
+
+#[test]
+fn failing_model_exits_1_and_skips_downstream() {
+    let p = project(&[
+        ("models/a.sql", "select * from no_such_table"),
+        ("models/b.sql", "select * from {{ ref('a') }}"),
+        ("models/c.sql", "select 1 as id"),
+    ]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(1);
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let status = |id: &str| rr["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == id).map(|r| r["status"].clone());
+    assert_eq!(status("model.p.a"), Some("error".into()));
+    assert_eq!(status("model.p.b"), Some("skipped".into()));
+    assert_eq!(status("model.p.c"), Some("success".into()));
+}
+
+#[test]
+fn macros_config_vars_and_ephemeral_compile() {
+    let p = project(&[
+        ("dbt_project.yml", "name: p\nprofile: p\nvars:\n  factor: 3\nmodels:\n  p:\n    +materialized: table\n"),
+        ("macros/m.sql", "{% macro times(col, n) %}{{ col }} * {{ n }}{% endmacro %}\n{% macro pick() %}{{ return('picked') }}{% endmacro %}"),
+        ("models/e.sql", "{{ config(materialized='ephemeral') }}select 2 as x"),
+        ("models/a.sql", "select {{ times('x', var('factor')) }} as y, '{{ pick() }}' as p from {{ ref('e') }}"),
+    ]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(0);
+    let compiled = std::fs::read_to_string(p.path().join("target/compiled/p/models/a.sql")).unwrap();
+    assert!(compiled.contains("__dbt__cte__e as ("), "{compiled}");
+    assert!(compiled.contains("x * 3 as y, 'picked' as p"), "{compiled}");
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let y: i64 = db.query_row("select y from main.a", [], |r| r.get(0)).unwrap();
+    assert_eq!(y, 6);
+}
+
+#[test]
+fn ls_selects_by_graph_operators() {
+    let p = project(&[
+        ("models/a.sql", "select 1 as id"),
+        ("models/b.sql", "select * from {{ ref('a') }}"),
+        ("models/c.sql", "select * from {{ ref('b') }}"),
+        ("models/d.sql", "select 2 as id"),
+    ]);
+    let out = rdbt_in(p.path(), &["ls", "--select", "a+", "--exclude", "c"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), vec!["p.a", "p.b"]);
+}
+
+#[test]
+fn json_log_format_prints_json_lines() {
+    let p = project(&[("models/a.sql", "select 1 as id")]);
+    let out = rdbt_in(p.path(), &["run", "--log-format", "json"]);
+    out.assert_code(0);
+    for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["info"]["msg"].is_string());
+    }
+}
