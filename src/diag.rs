@@ -127,7 +127,8 @@ impl Diagnostic {
         let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
         if let (Some(text), Some(span)) = (text, self.span) {
             let (line, col) = Diagnostic::line_col(text, span.start);
-            if let Some(src_line) = text.lines().nth(line - 1) {
+            {
+                let src_line = text.lines().nth(line - 1).unwrap_or("");
                 let gutter = line.to_string().len();
                 let width = if span.end > span.start {
                     let end = floor_char_boundary(text, span.end.min(text.len()));

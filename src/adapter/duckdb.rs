@@ -192,39 +192,47 @@ impl DuckDbConnection {
             casts.join(", "),
             quote_ident(stage)
         );
-        match self.conn.execute(&sql, []) {
-            Ok(n) => Ok(n as u64),
-            Err(e) => Err(self.explain_cast_failure(stage, columns, e)),
-        }
+        self.check_casts(stage, columns)?;
+        self.conn.execute(&sql, []).map(|n| n as u64).map_err(err)
     }
 
-    /// Finds the first row and column whose value does not cast, so the
-    /// message names it: `... (row 3, column "amount")` (rows are 1-based
-    /// among the inserted rows).
-    fn explain_cast_failure(&self, stage: &str, columns: &[Column], e: duckdb::Error) -> AdapterError {
-        let message = e.to_string();
-        let mut best: Option<(i64, usize)> = None;
-        for (i, c) in columns.iter().enumerate() {
-            if c.data_type.is_empty() {
-                continue;
-            }
-            let probe = format!(
-                "SELECT min(rowid) FROM temp.main.{} WHERE c{i} IS NOT NULL AND TRY_CAST(c{i} AS {}) IS NULL",
-                quote_ident(stage),
-                c.data_type
-            );
-            if let Ok(Some(r)) = self.conn.query_row(&probe, [], |r| r.get::<_, Option<i64>>(0))
-                && best.is_none_or(|(b, _)| r < b)
-            {
-                best = Some((r, i));
-            }
-        }
-        match best {
-            Some((row, col)) => {
-                AdapterError::new(format!("{message} (row {}, column \"{}\")", row + 1, columns[col].name))
-            }
-            None => AdapterError::new(message),
-        }
+    /// Finds the first value that does not cast to its column's type before
+    /// inserting anything (a failed statement would abort the caller's
+    /// transaction), so the error names it: `... (row 3, column "amount")`,
+    /// rows 1-based among the inserted rows.
+    fn check_casts(&self, stage: &str, columns: &[Column]) -> AdapterResult<()> {
+        let probes: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if c.data_type.is_empty() {
+                    "NULL::BIGINT".to_string()
+                } else {
+                    format!("min(CASE WHEN c{i} IS NOT NULL AND TRY_CAST(c{i} AS {}) IS NULL THEN rowid END)", c.data_type)
+                }
+            })
+            .collect();
+        let sql = format!("SELECT {} FROM temp.main.{}", probes.join(", "), quote_ident(stage));
+        let firsts: Vec<Option<i64>> = self
+            .conn
+            .query_row(&sql, [], |r| (0..columns.len()).map(|i| r.get::<_, Option<i64>>(i)).collect())
+            .map_err(err)?;
+        let Some((row, col)) =
+            firsts.iter().enumerate().filter_map(|(i, r)| r.map(|r| (r, i))).min_by_key(|&(r, i)| (r, i))
+        else {
+            return Ok(());
+        };
+        let value: Option<String> = self
+            .conn
+            .query_row(&format!("SELECT c{col} FROM temp.main.{} WHERE rowid = ?", quote_ident(stage)), [row], |r| r.get(0))
+            .unwrap_or(None);
+        Err(AdapterError::new(format!(
+            "Conversion Error: Could not convert string '{}' to {} (row {}, column \"{}\")",
+            value.unwrap_or_default(),
+            columns[col].data_type,
+            row + 1,
+            columns[col].name
+        )))
     }
 }
 
@@ -1108,34 +1116,5 @@ mod tests {
         assert!(is_blank_sql(""));
         assert!(is_blank_sql(" ; -- x\n/* y */ "));
         assert!(!is_blank_sql("-- x\nselect 1"));
-    }
-}
-
-#[cfg(test)]
-mod probe_tmp {
-    use super::*;
-    #[test]
-    fn probe_alter_sequences() {
-        let seqs: Vec<Vec<&str>> = vec![
-            vec!["alter table t add column x bigint", "update t set x = v", "alter table t drop column v", "alter table t rename column x to v"],
-            vec!["alter table t add column x bigint", "update t set x = v"],
-            vec!["alter table t add column x bigint", "update t set x = v", "alter table t drop column v"],
-            vec!["alter table t add column x bigint", "alter table t drop column v"],
-            vec!["alter table t alter column v type bigint"],
-            vec!["update t set v = 2", "alter table t add column x bigint"],
-            vec!["alter table t add column x bigint", "insert into t (id) values (5)"],
-            vec!["alter table t alter column v type bigint", "insert into t (id) values (5)"],
-        ];
-        for s in seqs {
-            let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).unwrap();
-            let c = a.connection().unwrap();
-            c.conn.execute_batch("create table t as select 1 as v, 1 as id").unwrap();
-            let r = (|| -> duckdb::Result<()> {
-                c.conn.execute_batch("begin")?;
-                for st in &s { c.conn.execute_batch(st)?; }
-                c.conn.execute_batch("commit")
-            })();
-            eprintln!("PROBE {:?} => {:?}", s, r.map_err(|e| e.to_string()));
-        }
     }
 }

@@ -12,7 +12,7 @@ use crate::adapter::Relation;
 use crate::manifest::Manifest;
 
 /// The dbt-core version rdbt reports (`dbt_version`, artifacts metadata).
-pub const DBT_VERSION: &str = "1.11.0";
+pub use crate::artifacts::DBT_VERSION;
 
 /// Built-in macros of the `dbt` namespace: (file name, source).
 pub const MACRO_FILES: &[(&str, &str)] = &[

@@ -133,24 +133,41 @@ fn process_schema_changes(
                 conn.execute(&format!("ALTER TABLE {target} ADD COLUMN {} {}", quote(&c.name), c.data_type))?;
             }
         }
-        _ => {
-            // sync_all_columns
+        _ if changed.is_empty() => {
+            // sync_all_columns, names only
             for c in &added {
                 conn.execute(&format!("ALTER TABLE {target} ADD COLUMN {} {}", quote(&c.name), c.data_type))?;
             }
             for c in &removed {
                 conn.execute(&format!("ALTER TABLE {target} DROP COLUMN {}", quote(&c.name)))?;
             }
-            // dbt's alter_column_type: a new column of the new type, the values
-            // copied over, the old column dropped and the new one renamed (so the
-            // column moves to the end, as with dbt-duckdb).
-            for (s, _) in &changed {
-                let tmp_col = format!("{}__dbt_alter", s.name);
-                conn.execute(&format!("ALTER TABLE {target} ADD COLUMN {} {}", quote(&tmp_col), s.data_type))?;
-                conn.execute(&format!("UPDATE {target} SET {} = {}", quote(&tmp_col), quote(&s.name)))?;
-                conn.execute(&format!("ALTER TABLE {target} DROP COLUMN {}", quote(&s.name)))?;
-                conn.execute(&format!("ALTER TABLE {target} RENAME COLUMN {} TO {}", quote(&tmp_col), quote(&s.name)))?;
+        }
+        _ => {
+            // sync_all_columns with type changes. dbt changes a type by adding a
+            // column of the new type, copying the values over, dropping the old
+            // column and renaming the new one, so the column ends up last. The
+            // same result is built here as one new table (an UPDATE followed by
+            // ALTERs in one transaction cannot commit on DuckDB 1.5): kept
+            // columns in target order, then added ones, then re-typed ones.
+            let mut select: Vec<String> = Vec::new();
+            for t in &target_columns {
+                if removed.iter().any(|r| r.name == t.name) || changed.iter().any(|(s, _)| s.name == t.name) {
+                    continue;
+                }
+                select.push(quote(&t.name));
             }
+            for c in &added {
+                select.push(format!("CAST(NULL AS {}) AS {}", c.data_type, quote(&c.name)));
+            }
+            for (s, _) in &changed {
+                select.push(format!("CAST({} AS {}) AS {}", quote(&s.name), s.data_type, quote(&s.name)));
+            }
+            let rebuilt = suffixed(target, "__dbt_rebuild");
+            drop_if_exists(conn, &rebuilt)?;
+            let sql = conn.create_table_as_sql(&rebuilt, &format!("SELECT {}\nFROM {target}", select.join(", ")), false);
+            conn.execute(&sql)?;
+            conn.drop_relation(target, RelationKind::Table)?;
+            conn.rename_relation(&rebuilt, RelationKind::Table, &target.identifier)?;
         }
     }
     Ok(source_columns)
@@ -426,10 +443,22 @@ mod tests {
         two_phases(&mut c, &n, "select 1 as id, 1 as v", "select 2 as id, 2.5::double as v").expect("run");
         assert_eq!(columns(&mut c, "inc_ty"), vec!["id INTEGER", "v DOUBLE"]);
         assert_eq!(sorted(&mut c, "inc_ty"), vec![vec![json!(1), json!(1.0)], vec![json!(2), json!(2.5)]]);
-        // A changed column moves to the end, as dbt's alter_column_type does.
+        // A changed column moves to the end, as dbt's alter_column_type does
+        // (checked against dbt-duckdb: `id INTEGER, v BIGINT` and
+        // `id INTEGER, z VARCHAR, v DOUBLE` below).
         let n = inc("inc_ty2", &[("on_schema_change", json!("sync_all_columns"))]);
         two_phases(&mut c, &n, "select 1 as v, 1 as id", "select 2::bigint as v, 2 as id").expect("run");
         assert_eq!(columns(&mut c, "inc_ty2"), vec!["id INTEGER", "v BIGINT"]);
+        assert_eq!(sorted(&mut c, "inc_ty2"), vec![vec![json!(1), json!(1)], vec![json!(2), json!(2)]]);
+        let n = inc("inc_ty3", &[("on_schema_change", json!("sync_all_columns")), ("unique_key", json!("id"))]);
+        two_phases(&mut c, &n, "select 1 as id, 1 as v, 'a' as w", "select 2 as id, 2.5::double as v, 'new' as z")
+            .expect("run");
+        assert_eq!(columns(&mut c, "inc_ty3"), vec!["id INTEGER", "z VARCHAR", "v DOUBLE"]);
+        assert_eq!(
+            sorted(&mut c, "inc_ty3"),
+            vec![vec![json!(1), Value::Null, json!(1.0)], vec![json!(2), json!("new"), json!(2.5)]]
+        );
+        assert_eq!(relations(&mut c), vec!["inc_ty", "inc_ty2", "inc_ty3"]);
     }
 
     #[test]

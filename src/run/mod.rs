@@ -107,7 +107,9 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
         return vec![];
     }
     let deps = plan_dependencies(&rt.manifest, &plan, opts.tests_gate_children);
-    let index_of: HashMap<&str, usize> = plan.iter().enumerate().map(|(i, id)| (id.as_str(), i + 1)).collect();
+    // dbt numbers nodes in the order they start.
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    let mut next_index = 0usize;
     let mut remaining: HashMap<&str, usize> = plan.iter().map(|id| (id.as_str(), deps[id].len())).collect();
     let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
     for id in &plan {
@@ -148,17 +150,18 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
         let mut blocked: HashSet<&str> = HashSet::new();
         let mut in_flight = 0usize;
         let mut stop = false;
-        let enqueue = |id: &str, in_flight: &mut usize, queued: &mut HashSet<&str>| {
-            let _ = queued;
+        let enqueue = |id: &str, in_flight: &mut usize, index: usize| {
             let node = &rt.manifest.nodes[id];
-            rt.output.start(index_of[id], total, node);
+            rt.output.start(index, total, node);
             *in_flight += 1;
-            let _ = task_tx.send(Task { index: index_of[id], unique_id: id.to_string() });
+            let _ = task_tx.send(Task { index, unique_id: id.to_string() });
         };
         for id in &plan {
             if remaining[id.as_str()] == 0 {
                 queued.insert(id.as_str());
-                enqueue(id, &mut in_flight, &mut queued);
+                next_index += 1;
+                index_of.insert(id.as_str(), next_index);
+                enqueue(id, &mut in_flight, next_index);
             }
         }
         while in_flight > 0 {
@@ -186,6 +189,8 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
                         queued.insert(k);
                         if blocked.contains(k) {
                             // Skip now; its children are skipped in turn.
+                            next_index += 1;
+                            index_of.insert(k, next_index);
                             let skipped = skip_result(k, &deps[k], &results);
                             let kn = &rt.manifest.nodes[k];
                             rt.output.finish(index_of[k], total, kn, &skipped);
@@ -197,6 +202,8 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
                                     *r -= 1;
                                     if *r == 0 && !queued.contains(g) {
                                         queued.insert(g);
+                                        next_index += 1;
+                                        index_of.insert(g, next_index);
                                         let s = skip_result(g, &deps[g], &results);
                                         rt.output.finish(index_of[g], total, &rt.manifest.nodes[g], &s);
                                         results.push(s);
@@ -205,7 +212,9 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
                                 }
                             }
                         } else {
-                            enqueue(k, &mut in_flight, &mut queued);
+                            next_index += 1;
+                            index_of.insert(k, next_index);
+                            enqueue(k, &mut in_flight, next_index);
                         }
                     }
                 }
