@@ -173,3 +173,35 @@ fn json_log_format_prints_json_lines() {
         assert!(v["info"]["msg"].is_string());
     }
 }
+
+#[test]
+fn docs_blocks_and_schema_naming() {
+    let p = project(&[
+        ("dbt_project.yml", "name: p\nprofile: p\nmodels:\n  p:\n    marts:\n      +schema: analytics\n"),
+        ("models/docs.md", "{% docs orders_doc %}\nOne row per order.\n{% enddocs %}"),
+        ("models/marts/orders.sql", "select 1 as id"),
+        ("models/staging/stg.sql", "{{ config(schema='raw') }}select 1 as id"),
+        ("macros/naming.sql", "{% macro generate_schema_name(custom_schema_name, node) -%}{{ custom_schema_name or target.schema }}{%- endmacro %}"),
+        ("models/schema.yml", "version: 2\nmodels:\n  - name: orders\n    description: '{{ doc(\"orders_doc\") }}'\n"),
+    ]);
+    let out = rdbt_in(p.path(), &["run"]);
+    out.assert_code(0);
+    let m = read_json(&p.path().join("target/manifest.json"));
+    assert_eq!(m["nodes"]["model.p.orders"]["description"], "One row per order.");
+    assert_eq!(m["nodes"]["model.p.orders"]["schema"], "analytics");
+    assert_eq!(m["nodes"]["model.p.stg"]["schema"], "raw");
+    assert!(m["docs"]["doc.p.orders_doc"].is_object());
+}
+
+#[test]
+fn unknown_doc_and_duplicate_model_names_are_errors() {
+    let p = project(&[
+        ("models/a.sql", "select 1 as id"),
+        ("models/sub/a.sql", "select 2 as id"),
+        ("models/schema.yml", "version: 2\nmodels:\n  - name: a\n    description: '{{ doc(\"nope\") }}'\n"),
+    ]);
+    let out = rdbt_in(p.path(), &["parse"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("error[duplicate-name]"), "{}", out.stderr);
+    assert!(out.stderr.contains("error[doc]") && out.stderr.contains("nope"), "{}", out.stderr);
+}

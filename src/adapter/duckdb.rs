@@ -148,7 +148,9 @@ impl DuckDbConnection {
     fn insert_staged(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
         let n = STAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
         let stage = format!("rdbt_stage_{}_{n}", std::process::id());
-        let defs: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
+        // `n` numbers the rows (rowids of transaction-local rows are not 0-based).
+        let mut defs: Vec<String> = vec!["n BIGINT".to_string()];
+        defs.extend((0..columns.len()).map(|i| format!("c{i} VARCHAR")));
         self.conn
             .execute_batch(&format!("CREATE TEMP TABLE {} ({})", quote_ident(&stage), defs.join(", ")))
             .map_err(err)?;
@@ -160,7 +162,7 @@ impl DuckDbConnection {
     fn fill_stage(&mut self, stage: &str, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
         {
             let mut app = self.conn.appender_to_catalog_and_db(stage, "temp", "main").map_err(err)?;
-            let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());
+            let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len() + 1);
             for (i, row) in rows.iter().enumerate() {
                 if row.len() > columns.len() {
                     return Err(AdapterError::new(format!(
@@ -172,6 +174,7 @@ impl DuckDbConnection {
                     )));
                 }
                 cells.clear();
+                cells.push(Some(i.to_string()));
                 for c in 0..columns.len() {
                     cells.push(row.get(c).and_then(json_to_text));
                 }
@@ -186,7 +189,7 @@ impl DuckDbConnection {
             .map(|(i, c)| if c.data_type.is_empty() { format!("c{i}") } else { format!("CAST(c{i} AS {})", c.data_type) })
             .collect();
         let sql = format!(
-            "INSERT INTO {} ({}) SELECT {} FROM temp.main.{} ORDER BY rowid",
+            "INSERT INTO {} ({}) SELECT {} FROM temp.main.{} ORDER BY n",
             relation.render(),
             names.join(", "),
             casts.join(", "),
@@ -208,7 +211,7 @@ impl DuckDbConnection {
                 if c.data_type.is_empty() {
                     "NULL::BIGINT".to_string()
                 } else {
-                    format!("min(CASE WHEN c{i} IS NOT NULL AND TRY_CAST(c{i} AS {}) IS NULL THEN rowid END)", c.data_type)
+                    format!("min(CASE WHEN c{i} IS NOT NULL AND TRY_CAST(c{i} AS {}) IS NULL THEN n END)", c.data_type)
                 }
             })
             .collect();
@@ -224,7 +227,7 @@ impl DuckDbConnection {
         };
         let value: Option<String> = self
             .conn
-            .query_row(&format!("SELECT c{col} FROM temp.main.{} WHERE rowid = ?", quote_ident(stage)), [row], |r| r.get(0))
+            .query_row(&format!("SELECT c{col} FROM temp.main.{} WHERE n = ?", quote_ident(stage)), [row], |r| r.get(0))
             .unwrap_or(None);
         Err(AdapterError::new(format!(
             "Conversion Error: Could not convert string '{}' to {} (row {}, column \"{}\")",

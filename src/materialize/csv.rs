@@ -47,7 +47,7 @@ pub fn parse(text: &str, delimiter: char) -> Result<Vec<Record>, CsvError> {
     let mut quote_start = 0usize;
     let mut chars = text.char_indices().peekable();
 
-    let mut end_record = |fields: &mut Vec<String>, start: usize, end: usize, records: &mut Vec<Record>| {
+    let end_record = |fields: &mut Vec<String>, start: usize, end: usize, records: &mut Vec<Record>| {
         records.push(Record { fields: std::mem::take(fields), span: Span::new(start, end) });
     };
 

@@ -306,11 +306,13 @@ mod tests {
         assert_eq!(out.message, "INSERT 2");
         assert_eq!(out.adapter_response.code, "INSERT");
         assert_eq!(out.adapter_response.rows_affected, Some(2));
-        // Same columns: truncated and reloaded.
+        // Same columns: truncated and reloaded (the table itself survives).
         c.execute("create view main.dep as select count(*) as n from main.s").expect("dep view");
+        c.execute("comment on table main.s is 'kept'").expect("comment");
         write(dir.path(), "s.csv", b"id,name\n3,c\n");
         run(&mut c, &n, "").expect("rerun");
         assert_eq!(rows(&mut c, "select * from main.s"), vec![vec![json!(3), json!("c")]]);
+        assert_eq!(rows(&mut c, "select comment from duckdb_tables() where table_name = 's'"), vec![vec![json!("kept")]]);
         // Changed columns: recreated.
         write(dir.path(), "s.csv", b"id,name,amount\n4,d,1.5\n");
         run(&mut c, &n, "").expect("rerun with new column");

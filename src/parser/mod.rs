@@ -84,6 +84,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     p.exposures_and_groups();
     p.check_unpatched();
     let warnings = p.resolve_dependencies();
+    render_descriptions(&mut manifest, &mut diags);
 
     if diags.has_errors() {
         return Err(diags);
@@ -353,8 +354,8 @@ impl NodeParser<'_> {
             let root = &self.config.root.name;
             self.env.macros.get(root, name).is_some() || self.env.macros.get(&node.package_name, name).is_some()
         };
-        let node_value = jinja::jv(&*node);
-        let mut call = |name: &str, custom: &Option<String>| -> Result<String, Diagnostic> {
+        let node_value = std::cell::OnceCell::new();
+        let call = |name: &str, custom: &Option<String>| -> Result<String, Diagnostic> {
             let ctx = self.parse_ctx(&self.config.root.name);
             let Some(def) = self.env.macros.resolve(&node.package_name, name).cloned() else {
                 return Err(Diagnostic::error("jinja", format!("macro {name} not found")));
@@ -364,11 +365,11 @@ impl NodeParser<'_> {
                 None => minijinja::Value::from(()),
             };
             self.env
-                .call_macro(&def, &ctx, &[arg, node_value.clone()])
+                .call_macro(&def, &ctx, &[arg, node_value.get_or_init(|| jinja::jv(&*node)).clone()])
                 .map(|v| v.to_string().trim().to_string())
                 .map_err(|e| jinja::render_error_to_diagnostic(&e, &self.env.macros, &node.file, 0, "jinja"))
         };
-        node.schema = if overridden("generate_schema_name") {
+        let schema = if overridden("generate_schema_name") {
             call("generate_schema_name", &custom_schema)?
         } else {
             match &custom_schema {
@@ -376,7 +377,7 @@ impl NodeParser<'_> {
                 _ => target.schema.clone(),
             }
         };
-        node.alias = if overridden("generate_alias_name") {
+        let alias = if overridden("generate_alias_name") {
             call("generate_alias_name", &custom_alias)?
         } else {
             match (&custom_alias, &node.version) {
@@ -385,11 +386,14 @@ impl NodeParser<'_> {
                 _ => node.name.clone(),
             }
         };
-        node.database = if overridden("generate_database_name") {
+        let database = if overridden("generate_database_name") {
             call("generate_database_name", &custom_db)?
         } else {
             custom_db.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| target.database.clone())
         };
+        node.schema = schema;
+        node.alias = alias;
+        node.database = database;
         Ok(())
     }
 
@@ -683,6 +687,60 @@ impl NodeParser<'_> {
             self.diags.push(e);
         }
         vec![]
+    }
+}
+
+/// Renders `{{ doc('name') }}` in descriptions of nodes, columns and
+/// sources; an unknown doc block is an error at the YAML file.
+fn render_descriptions(manifest: &mut Manifest, diags: &mut Diagnostics) {
+    let docs: HashMap<(String, String), String> =
+        manifest.docs.values().map(|d| ((d.package_name.clone(), d.name.clone()), d.block_contents.clone())).collect();
+    let mut env = minijinja::Environment::new();
+    env.add_function("doc", move |args: minijinja::value::Rest<String>| -> Result<String, minijinja::Error> {
+        let (pkg, name) = match args.as_slice() {
+            [n] => (None, n.clone()),
+            [p, n] => (Some(p.clone()), n.clone()),
+            _ => return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "doc() takes 1 or 2 names")),
+        };
+        docs.iter()
+            .find(|((p, n), _)| *n == name && pkg.as_ref().is_none_or(|want| want == p))
+            .map(|(_, text)| text.clone())
+            .ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("documentation for '{name}' not found (no {{% docs {name} %}} block)")))
+    });
+    let mut render = |text: &mut String, file: &Path, span: Option<Span>| {
+        if !text.contains("{{") && !text.contains("{%") {
+            return;
+        }
+        match env.render_str(text, ()) {
+            Ok(out) => *text = out,
+            Err(e) => {
+                let span = span.or_else(|| std::fs::read_to_string(file).ok().and_then(|t| Span::find(&t, "doc(", 0)));
+                diags.push(Diagnostic::error("doc", jinja::describe_error(&e)).in_file(file).with_span(span));
+            }
+        }
+    };
+    for n in manifest.nodes.values_mut() {
+        let file = n.patch_path.as_ref().and_then(|p| p.split_once("://")).map(|(_, p)| p.to_string());
+        let file = match (&file, n.file.parent()) {
+            _ if n.test_metadata.is_some() => n.file.clone(),
+            (Some(rel), _) => {
+                let root = n.file.to_string_lossy().strip_suffix(&n.original_file_path).map(std::path::PathBuf::from);
+                root.map(|r| r.join(rel)).unwrap_or_else(|| n.file.clone())
+            }
+            _ => n.file.clone(),
+        };
+        render(&mut n.description, &file, None);
+        for c in n.columns.values_mut() {
+            render(&mut c.description, &file, None);
+        }
+    }
+    for s in manifest.sources.values_mut() {
+        let file = s.file.clone();
+        render(&mut s.description, &file, s.span);
+        render(&mut s.source_description, &file, s.span);
+        for c in s.columns.values_mut() {
+            render(&mut c.description, &file, s.span);
+        }
     }
 }
 
