@@ -278,7 +278,10 @@ def timed(cmd, project, timeout, log):
         p = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
         rc, out = p.returncode, p.stdout + p.stderr
     except subprocess.TimeoutExpired as e:
-        rc, out = "timeout", (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        out = e.stdout or ""
+        if isinstance(out, bytes):
+            out = out.decode(errors="replace")
+        rc = "timeout"
     dt = time.perf_counter() - t0
     log.write(f"$ {' '.join(cmd)}  (in {project})\n{out}\n[exit {rc}, {dt:.2f}s]\n\n")
     log.flush()

@@ -14,6 +14,7 @@
 //! - LIST/ARRAY → arrays, STRUCT → objects, MAP → object when every key is a
 //!   string, else an array of `{"key", "value"}` objects; ENUM → string.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,7 +163,7 @@ impl DuckDbConnection {
     fn fill_stage(&mut self, stage: &str, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
         {
             let mut app = self.conn.appender_to_catalog_and_db(stage, "temp", "main").map_err(err)?;
-            let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len() + 1);
+            let mut cells: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(columns.len() + 1);
             for (i, row) in rows.iter().enumerate() {
                 if row.len() > columns.len() {
                     return Err(AdapterError::new(format!(
@@ -174,11 +175,12 @@ impl DuckDbConnection {
                     )));
                 }
                 cells.clear();
-                cells.push(Some(i.to_string()));
+                cells.push(Some(Cow::Owned(i.to_string())));
                 for c in 0..columns.len() {
                     cells.push(row.get(c).and_then(json_to_text));
                 }
-                app.append_row(duckdb::appender_params_from_iter(cells.iter())).map_err(err)?;
+                app.append_row(duckdb::appender_params_from_iter(cells.iter().map(|c| c.as_deref())))
+                    .map_err(err)?;
             }
             app.flush().map_err(err)?;
         }
@@ -240,13 +242,13 @@ impl DuckDbConnection {
 }
 
 /// The text DuckDB casts from, for a JSON value handed to `insert_rows`.
-fn json_to_text(v: &Value) -> Option<String> {
+fn json_to_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -326,7 +328,7 @@ impl Connection for DuckDbConnection {
         let exists = |conn: &duckdb::Connection| -> AdapterResult<bool> {
             let n: i64 = conn
                 .query_row(
-                    "SELECT count(*) FROM duckdb_schemas() WHERE lower(database_name) = lower(?) AND lower(schema_name) = lower(?)",
+                    "SELECT count(*) FROM duckdb_schemas() WHERE lower(database_name) = lower(coalesce(nullif(?, ''), current_database())) AND lower(schema_name) = lower(?)",
                     [database, schema],
                     |r| r.get(0),
                 )
@@ -359,7 +361,7 @@ impl Connection for DuckDbConnection {
             .conn
             .prepare(
                 "SELECT table_type FROM information_schema.tables \
-                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+                 WHERE lower(table_catalog) = lower(coalesce(nullif(?, ''), current_database())) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
             )
             .map_err(err)?;
         let mut rows = stmt
@@ -379,7 +381,7 @@ impl Connection for DuckDbConnection {
             .conn
             .prepare(
                 "SELECT column_name, data_type FROM information_schema.columns \
-                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?) \
+                 WHERE lower(table_catalog) = lower(coalesce(nullif(?, ''), current_database())) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?) \
                  ORDER BY ordinal_position",
             )
             .map_err(err)?;
@@ -396,7 +398,7 @@ impl Connection for DuckDbConnection {
             .conn
             .prepare(
                 "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables \
-                 WHERE lower(table_catalog) = lower(?) AND lower(table_schema) = lower(?) ORDER BY table_name",
+                 WHERE lower(table_catalog) = lower(coalesce(nullif(?, ''), current_database())) AND lower(table_schema) = lower(?) ORDER BY table_name",
             )
             .map_err(err)?;
         let rows = stmt
@@ -478,7 +480,7 @@ fn is_blank_sql(sql: &str) -> bool {
 /// BEGIN / COMMIT / ROLLBACK.
 fn track_transaction(sql: &str, in_txn: &mut bool) {
     for stmt in sql.split(';') {
-        let w = stmt.trim_start().split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let w = stmt.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
         match w.as_str() {
             "BEGIN" => *in_txn = true,
             "COMMIT" | "ROLLBACK" | "END" | "ABORT" => *in_txn = false,
@@ -965,6 +967,31 @@ mod tests {
     }
 
     #[test]
+    fn exotic_types_do_not_panic() {
+        let mut c = mem();
+        c.execute("create type mood as enum ('happy', 'sad')").expect("enum");
+        let r = c
+            .query(
+                "select 'sad'::mood a, union_value(num := 2) b, '101'::bit c, time '01:02:03' d,
+                        interval '-1 day 2 hours' e, [{'k': [1]}] f, map {1: 'x'} g, null h,
+                        -1.5::decimal(4,1) i, 1e20::double j, date '0044-03-15' k",
+            )
+            .expect("query");
+        assert_eq!(r.columns[0].data_type, "ENUM");
+        assert_eq!(r.columns[7].data_type, "INTEGER");
+        assert_eq!(r.rows[0][0], json!("sad"));
+        assert_eq!(r.rows[0][1], json!(2));
+        assert_eq!(r.rows[0][3], json!("01:02:03"));
+        assert_eq!(r.rows[0][5], json!([{"k": [1]}]));
+        assert_eq!(r.rows[0][6], json!([{"key": 1, "value": "x"}]));
+        assert_eq!(r.rows[0][7], Value::Null);
+        assert_eq!(r.rows[0][8], json!(-1.5));
+        assert_eq!(r.rows[0][9], json!(1e20));
+        // Whatever TIMETZ / BIT decode to, a query never panics.
+        let _ = c.query("select '1:02:03+01'::timetz, 'a'::varchar::blob");
+    }
+
+    #[test]
     fn errors_carry_duckdb_message() {
         let mut c = mem();
         let e = c.query("select * from nope").expect_err("missing table");
@@ -1012,6 +1039,8 @@ mod tests {
         assert_eq!(c.relation_kind(&v).expect("kind"), Some(RelationKind::View));
         assert_eq!(c.relation_kind(&Relation::new("memory", "S1", "T")).expect("kind"), Some(RelationKind::Table));
         assert_eq!(c.relation_kind(&t.with_identifier("nope")).expect("kind"), None);
+        // An empty database means the current one.
+        assert_eq!(c.relation_kind(&Relation::new("", "s1", "t")).expect("kind"), Some(RelationKind::Table));
         let cols = c.get_columns(&t).expect("cols");
         assert_eq!(
             cols,

@@ -38,10 +38,11 @@ pub fn manifest_json_with(
     selectors: &Map<String, Value>,
 ) -> Value {
     let created_at = epoch_seconds(&meta.invocation_started_at);
+    let tests = tests_by_node(manifest);
     let nodes: Map<String, Value> = manifest
         .nodes
         .iter()
-        .map(|(id, n)| (id.clone(), node_json(n, manifest, runs.get(id), created_at)))
+        .map(|(id, n)| (id.clone(), node_json_indexed(n, manifest, &tests, runs.get(id), created_at)))
         .collect();
     let sources: Map<String, Value> =
         manifest.sources.iter().map(|(id, s)| (id.clone(), source_json(s, created_at))).collect();
@@ -55,7 +56,7 @@ pub fn manifest_json_with(
         .disabled
         .iter()
         .map(|(id, list)| {
-            (id.clone(), Value::Array(list.iter().map(|n| node_json(n, manifest, None, created_at)).collect()))
+            (id.clone(), Value::Array(list.iter().map(|n| node_json_indexed(n, manifest, &tests, None, created_at)).collect()))
         })
         .collect();
     let (parents, children) = manifest.parent_and_child_maps();
@@ -338,15 +339,11 @@ pub(crate) fn config_json(rt: ResourceType, config: &NodeConfig) -> Map<String, 
 /// Columns that identify a model's rows, as dbt infers `primary_key`: columns
 /// with both `unique` and `not_null` tests, else columns with a `unique` (or
 /// `unique_combination_of_columns`) test, enabled ones first.
-fn infer_primary_key(model_id: &str, manifest: &Manifest) -> Vec<String> {
+fn infer_primary_key(model_id: &str, tests: &TestsByNode<'_>) -> Vec<String> {
     let mut unique_on = BTreeSet::new();
     let mut unique_off = BTreeSet::new();
     let mut not_null = BTreeSet::new();
-    let tests = manifest.nodes.values().chain(manifest.disabled.values().flatten());
-    for t in tests {
-        if t.resource_type != ResourceType::Test || t.attached_node.as_deref() != Some(model_id) {
-            continue;
-        }
+    for t in tests.get(model_id).into_iter().flatten() {
         let Some(md) = &t.test_metadata else { continue };
         let columns: Vec<String> = match (md.kwargs.get("column_name"), md.kwargs.get("combination_of_columns")) {
             (Some(Value::String(c)), _) => vec![c.clone()],
@@ -395,7 +392,28 @@ fn hook_index(name: &str) -> Value {
 }
 
 /// One entry of `nodes` (or of a `disabled` list), shaped for its resource type.
+/// Generic tests (enabled and disabled) by the node they are attached to.
+pub type TestsByNode<'a> = std::collections::HashMap<&'a str, Vec<&'a Node>>;
+
+/// Indexes `manifest`'s tests by attached node, once per manifest (each
+/// model's `primary_key` is inferred from its tests).
+pub fn tests_by_node(manifest: &Manifest) -> TestsByNode<'_> {
+    let mut index: TestsByNode<'_> = std::collections::HashMap::new();
+    for t in manifest.nodes.values().chain(manifest.disabled.values().flatten()) {
+        if t.resource_type == ResourceType::Test {
+            if let Some(a) = t.attached_node.as_deref() {
+                index.entry(a).or_default().push(t);
+            }
+        }
+    }
+    index
+}
+
 pub fn node_json(node: &Node, manifest: &Manifest, run: Option<&NodeRunInfo>, created_at: f64) -> Value {
+    node_json_indexed(node, manifest, &tests_by_node(manifest), run, created_at)
+}
+
+fn node_json_indexed(node: &Node, manifest: &Manifest, tests: &TestsByNode<'_>, run: Option<&NodeRunInfo>, created_at: f64) -> Value {
     let rt = node.resource_type;
     let config = config_json(rt, &node.config);
     let mut docs = docs_default();
@@ -487,7 +505,7 @@ pub fn node_json(node: &Node, manifest: &Manifest, run: Option<&NodeRunInfo>, cr
             put("version", version_json(node.version.as_deref()));
             put("latest_version", version_json(node.latest_version.as_deref()));
             put("deprecation_date", Value::Null);
-            put("primary_key", json!(infer_primary_key(&node.unique_id, manifest)));
+            put("primary_key", json!(infer_primary_key(&node.unique_id, tests)));
             put("time_spine", Value::Null);
         }
         ResourceType::Operation => put("index", hook_index(&node.name)),
@@ -596,7 +614,10 @@ fn source_json(s: &SourceDefinition, created_at: f64) -> Value {
         "relation_name": s.relation_name,
         "created_at": created_at,
         "unrendered_database": null,
-        "unrendered_schema": null,
+        // The schema as written in YAML, null when it defaults to the source
+        // name. (Approximation: an explicit `schema:` equal to the source name
+        // is written as null; Jinja in it is shown rendered.)
+        "unrendered_schema": if s.schema != s.source_name { json!(s.schema) } else { Value::Null },
         "doc_blocks": [],
     })
 }

@@ -37,11 +37,22 @@ impl Invocation {
         let root = config.root.root.clone();
         let config = Arc::new(config);
         let output = Arc::new(Output::new(format, Some(root.clone())));
+        let timings = std::env::var_os("RDBT_TIMINGS").is_some();
+        let phase = |name: &str, t: Instant| {
+            if timings {
+                eprintln!("timing: {name} {:.3}s", t.elapsed().as_secs_f64());
+            }
+        };
+        phase("config", t0);
+        let t = Instant::now();
         let parsed = crate::parser::parse(&config).map_err(|d| (d, Some(root.clone())))?;
+        phase("parse", t);
+        let t = Instant::now();
         for w in &parsed.warnings {
             output.diagnostic(w);
         }
         let graph = Graph::build(&parsed.manifest).map_err(|d| (Diagnostics(d), Some(root.clone())))?;
+        phase("graph", t);
         let selectors_file = root.join("selectors.yml");
         let selectors = match std::fs::read_to_string(&selectors_file) {
             Ok(text) => crate::graph::parse_selectors(&text, &selectors_file).map_err(|d| (Diagnostics(vec![d]), Some(root.clone())))?,
@@ -102,10 +113,14 @@ impl Invocation {
     /// target/manifest.json.
     pub fn write_manifest(&self, runs: &BTreeMap<String, crate::artifacts::NodeRunInfo>) {
         let selectors = serde_json::Map::new();
+        let t = Instant::now();
         let json = crate::artifacts::manifest_json_with(&self.manifest, &self.meta().generated_now(chrono::Utc::now()), runs, &selectors);
         let path = self.config.target_dir().join("manifest.json");
         if let Err(e) = crate::artifacts::write_json_atomic(&path, &json) {
             self.output.warn(&format!("could not write {}: {e}", path.display()));
+        }
+        if std::env::var_os("RDBT_TIMINGS").is_some() {
+            eprintln!("timing: manifest.json {:.3}s", t.elapsed().as_secs_f64());
         }
     }
 }

@@ -67,9 +67,25 @@ pub fn parse_mapping(text: &str, file: &Path) -> Result<Map<String, Value>, Diag
 /// Best-effort span of `key: name` / `name: name` entries, for diagnostics
 /// about YAML items (serde values carry no positions).
 pub fn find_entry(text: &str, key: &str, name: &str) -> Option<Span> {
-    let pattern = format!(r#"(?m)\b{}\s*:\s*['"]?{}['"]?\s*$"#, regex::escape(key), regex::escape(name));
-    let re = regex::Regex::new(&pattern).ok()?;
-    re.find(text).map(|m| Span::new(m.start(), m.end()))
+    // A plain scan: this runs once per YAML entry, so no regex per call.
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let mut search = 0;
+        while let Some(i) = content[search..].find(key) {
+            let start = search + i;
+            search = start + key.len();
+            let boundary = start == 0 || !content[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let rest = content[search..].trim_start();
+            let Some(value) = rest.strip_prefix(':') else { continue };
+            let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
+            if boundary && value == name {
+                return Some(Span::new(offset + start, offset + content.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[cfg(test)]

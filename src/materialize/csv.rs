@@ -28,139 +28,84 @@ pub struct CsvError {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    StartRecord,
-    StartField,
-    InField,
-    InQuoted,
-    QuoteInQuoted,
-}
-
 /// Splits `text` into records. `delimiter` is one character.
 pub fn parse(text: &str, delimiter: char) -> Result<Vec<Record>, CsvError> {
+    let bytes = text.as_bytes();
+    let len = text.len();
     let mut records = Vec::new();
-    let mut fields: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut state = State::StartRecord;
-    let mut record_start = 0usize;
-    let mut quote_start = 0usize;
-    let mut chars = text.char_indices().peekable();
-
-    let end_record = |fields: &mut Vec<String>, start: usize, end: usize, records: &mut Vec<Record>| {
-        records.push(Record { fields: std::mem::take(fields), span: Span::new(start, end) });
-    };
-
-    while let Some((i, c)) = chars.next() {
-        let newline = c == '\n' || c == '\r';
-        // Length of the line terminator starting at `i`.
-        let term_len = |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>| -> usize {
-            if c == '\r' && matches!(chars.peek(), Some((_, '\n'))) {
-                chars.next();
-                2
+    let mut pos = 0;
+    while pos < len {
+        let start = pos;
+        if bytes[pos] == b'\n' || bytes[pos] == b'\r' {
+            records.push(Record { fields: Vec::new(), span: Span::new(pos, pos) });
+            pos += terminator_len(bytes, pos);
+            continue;
+        }
+        let mut fields = Vec::new();
+        loop {
+            // At the start of a field.
+            if pos < len && bytes[pos] == b'"' {
+                let quote_start = pos;
+                pos += 1;
+                let mut field = String::new();
+                loop {
+                    let Some(off) = text[pos..].find('"') else {
+                        return Err(CsvError {
+                            message: "unterminated quoted field".to_string(),
+                            span: Span::new(quote_start, len),
+                        });
+                    };
+                    field.push_str(&text[pos..pos + off]);
+                    pos += off + 1;
+                    if pos < len && bytes[pos] == b'"' {
+                        field.push('"');
+                        pos += 1;
+                    } else {
+                        break;
+                    }
+                }
+                // Text after the closing quote is kept as is.
+                let end = field_end(text, pos, delimiter);
+                field.push_str(&text[pos..end]);
+                pos = end;
+                fields.push(field);
             } else {
-                1
+                let end = field_end(text, pos, delimiter);
+                fields.push(text[pos..end].to_string());
+                pos = end;
             }
-        };
-        match state {
-            State::StartRecord => {
-                record_start = i;
-                if newline {
-                    let n = term_len(&mut chars);
-                    end_record(&mut fields, i, i, &mut records);
-                    record_start = i + n;
-                    continue;
-                }
-                state = State::StartField;
-                start_field(c, i, delimiter, &mut field, &mut fields, &mut state, &mut quote_start);
+            if pos >= len {
+                records.push(Record { fields, span: Span::new(start, len) });
+                return Ok(records);
             }
-            State::StartField => {
-                if newline {
-                    fields.push(std::mem::take(&mut field));
-                    let n = term_len(&mut chars);
-                    end_record(&mut fields, record_start, i, &mut records);
-                    record_start = i + n;
-                    state = State::StartRecord;
-                } else {
-                    start_field(c, i, delimiter, &mut field, &mut fields, &mut state, &mut quote_start);
-                }
+            if text[pos..].starts_with(delimiter) {
+                pos += delimiter.len_utf8();
+                continue;
             }
-            State::InField => {
-                if newline {
-                    fields.push(std::mem::take(&mut field));
-                    let n = term_len(&mut chars);
-                    end_record(&mut fields, record_start, i, &mut records);
-                    record_start = i + n;
-                    state = State::StartRecord;
-                } else if c == delimiter {
-                    fields.push(std::mem::take(&mut field));
-                    state = State::StartField;
-                } else {
-                    field.push(c);
-                }
-            }
-            State::InQuoted => {
-                if c == '"' {
-                    state = State::QuoteInQuoted;
-                } else {
-                    field.push(c);
-                }
-            }
-            State::QuoteInQuoted => {
-                if c == '"' {
-                    field.push('"');
-                    state = State::InQuoted;
-                } else if c == delimiter {
-                    fields.push(std::mem::take(&mut field));
-                    state = State::StartField;
-                } else if newline {
-                    fields.push(std::mem::take(&mut field));
-                    let n = term_len(&mut chars);
-                    end_record(&mut fields, record_start, i, &mut records);
-                    record_start = i + n;
-                    state = State::StartRecord;
-                } else {
-                    field.push(c);
-                    state = State::InField;
-                }
-            }
-        }
-    }
-    match state {
-        State::StartRecord => {}
-        State::InQuoted => {
-            return Err(CsvError {
-                message: "unterminated quoted field".to_string(),
-                span: Span::new(quote_start, text.len()),
-            });
-        }
-        State::StartField | State::InField | State::QuoteInQuoted => {
-            fields.push(field);
-            end_record(&mut fields, record_start, text.len(), &mut records);
+            // A line terminator ends the record.
+            records.push(Record { fields, span: Span::new(start, pos) });
+            pos += terminator_len(bytes, pos);
+            break;
         }
     }
     Ok(records)
 }
 
-fn start_field(
-    c: char,
-    i: usize,
-    delimiter: char,
-    field: &mut String,
-    fields: &mut Vec<String>,
-    state: &mut State,
-    quote_start: &mut usize,
-) {
-    if c == '"' {
-        *quote_start = i;
-        *state = State::InQuoted;
-    } else if c == delimiter {
-        fields.push(std::mem::take(field));
-        *state = State::StartField;
+/// Where the unquoted field starting at `pos` ends: the next delimiter or line
+/// terminator, or the end of the text.
+fn field_end(text: &str, pos: usize, delimiter: char) -> usize {
+    let rest = &text.as_bytes()[pos..];
+    let found = if delimiter.is_ascii() {
+        let d = delimiter as u8;
+        rest.iter().position(|&b| b == d || b == b'\n' || b == b'\r')
     } else {
-        field.push(c);
-        *state = State::InField;
-    }
+        text[pos..].find([delimiter, '\n', '\r'])
+    };
+    found.map_or(text.len(), |o| pos + o)
+}
+
+fn terminator_len(bytes: &[u8], pos: usize) -> usize {
+    if bytes[pos] == b'\r' && bytes.get(pos + 1) == Some(&b'\n') { 2 } else { 1 }
 }
 
 /// The byte range of the line containing `offset` (for diagnostics about

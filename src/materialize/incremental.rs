@@ -58,11 +58,11 @@ fn update(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> Materializ
         )
         .into());
     }
-    let on_schema_change = match cfg.get_str("on_schema_change") {
-        Some(v @ ("ignore" | "fail" | "append_new_columns" | "sync_all_columns")) => v,
-        // dbt logs a warning and falls back to the default.
-        _ => "ignore",
-    };
+    // An unknown value falls back to the default (dbt logs a warning).
+    let on_schema_change = cfg
+        .get_str("on_schema_change")
+        .filter(|v| matches!(*v, "ignore" | "fail" | "append_new_columns" | "sync_all_columns"))
+        .unwrap_or("ignore");
     let target = &req.relation;
     let tmp = suffixed(target, "__dbt_tmp");
     drop_if_exists(conn, &tmp)?;

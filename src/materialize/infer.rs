@@ -66,6 +66,13 @@ impl ColumnInference {
         if self.candidates == 0 {
             return;
         }
+        // Every date and datetime format starts with a digit; skip their
+        // patterns for other values (nulls pass every test).
+        let t = value.trim();
+        let null = t.is_empty() || t.eq_ignore_ascii_case("null");
+        if !null && !t.as_bytes()[0].is_ascii_digit() {
+            self.candidates &= !(DATE | DATETIME | ISO_DATETIME);
+        }
         if self.candidates & NUMBER != 0 {
             match agate_number(value) {
                 Some(Some(n)) => self.fractional |= n.fractional,
@@ -73,13 +80,13 @@ impl ColumnInference {
                 None => self.candidates &= !NUMBER,
             }
         }
-        if self.candidates & DATE != 0 && !(is_null(value) || strptime_date(value.trim())) {
+        if self.candidates & DATE != 0 && !(null || strptime_date(t)) {
             self.candidates &= !DATE;
         }
-        if self.candidates & DATETIME != 0 && !(is_null(value) || strptime_datetime(value.trim())) {
+        if self.candidates & DATETIME != 0 && !(null || strptime_datetime(t)) {
             self.candidates &= !DATETIME;
         }
-        if self.candidates & ISO_DATETIME != 0 && !(is_null(value) || iso_datetime(value.trim())) {
+        if self.candidates & ISO_DATETIME != 0 && !(null || iso_datetime(t)) {
             self.candidates &= !ISO_DATETIME;
         }
         if self.candidates & BOOLEAN != 0 && !agate_boolean(value) {
@@ -103,12 +110,6 @@ impl ColumnInference {
     }
 }
 
-/// Python's `str.strip()` then agate's null test (`''`, `null`, any case).
-fn is_null(value: &str) -> bool {
-    let t = value.trim();
-    t.is_empty() || t.eq_ignore_ascii_case("null")
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedNumber {
     /// The value, normalised as Python's `Decimal.normalize()` does, has
@@ -125,6 +126,19 @@ pub fn agate_number(value: &str) -> Option<Option<ParsedNumber>> {
     let d = value.trim();
     if d.is_empty() || d.eq_ignore_ascii_case("null") {
         return Some(None);
+    }
+    // Fast path: plain integers and decimals.
+    let digits = d.strip_prefix('-').unwrap_or(d);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Some(ParsedNumber { fractional: false }));
+    }
+    if let Some((int, frac)) = digits.split_once('.')
+        && !(int.is_empty() && frac.is_empty())
+        && int.len() + frac.len() <= 28
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(Some(ParsedNumber { fractional: frac.bytes().any(|b| b != b'0') }));
     }
     let d = d.trim_matches('%');
     let d = d.strip_prefix('-').unwrap_or(d);
@@ -224,9 +238,14 @@ fn python_decimal(s: &str) -> Option<ParsedNumber> {
 /// agate Boolean with dbt's values: commas removed, trimmed, then
 /// `true` / `false` / null (`''`, `null`), case-insensitive.
 fn agate_boolean(value: &str) -> bool {
-    let d = value.replace(',', "");
-    let d = d.trim().to_lowercase();
-    matches!(d.as_str(), "" | "null" | "true" | "false")
+    let owned;
+    let d = if value.contains(',') {
+        owned = value.replace(',', "");
+        owned.trim()
+    } else {
+        value.trim()
+    };
+    d.is_empty() || ["null", "true", "false"].iter().any(|w| d.eq_ignore_ascii_case(w))
 }
 
 static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {

@@ -162,6 +162,31 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_builds_in_one_schema() {
+        let adapter = crate::adapter::duckdb::DuckDbAdapter::open(":memory:", &[], &serde_json::Map::new())
+            .expect("open");
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let adapter = &adapter;
+                s.spawn(move || {
+                    let mut c = adapter.connection().expect("connect");
+                    for i in 0..10 {
+                        let kind = if i % 2 == 0 { "table" } else { "view" };
+                        let name = format!("c{t}_{i}");
+                        let n = node(ResourceType::Model, &name, &[("materialized", json!(kind))]);
+                        let mut r = request(&n, "select 1 as id");
+                        r.relation = crate::adapter::Relation::new("memory", "shared", &name);
+                        super::super::materialize(&mut c, &r).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        super::super::materialize(&mut c, &r).unwrap_or_else(|e| panic!("{name} again: {e}"));
+                    }
+                });
+            }
+        });
+        let mut c = adapter.connection().expect("connect");
+        assert_eq!(c.list_relations("memory", "shared").expect("list").len(), 40);
+    }
+
+    #[test]
     fn unknown_materialization_is_a_diagnostic() {
         let mut c = conn();
         let node = node(ResourceType::Model, "m", &[("materialized", json!("materialized_view"))]);

@@ -431,6 +431,7 @@ mod tests {
         let started = std::time::Instant::now();
         let out = run(&mut c, &seed_node("big", f, &[]), "").expect("seed");
         let elapsed = started.elapsed();
+        eprintln!("100k-row seed loaded in {elapsed:?}");
         assert_eq!(out.message, "INSERT 100000");
         assert!(elapsed.as_secs_f64() < 5.0, "100k-row seed took {elapsed:?}");
         assert_eq!(columns(&mut c, "big"), vec!["id INTEGER", "name VARCHAR", "amount DOUBLE", "day DATE", "flag BOOLEAN"]);

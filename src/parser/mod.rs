@@ -27,10 +27,17 @@ pub struct Parsed {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// dbt's file checksum: sha256 of the contents, hex.
+/// sha256 of `text`, hex. dbt's file checksum is this over the file's
+/// contents with surrounding whitespace stripped (see [`file_checksum`]).
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// dbt's `checksum.checksum` of a project file: it reads files with
+/// surrounding whitespace stripped and hashes what it read.
+pub fn file_checksum(text: &str) -> String {
+    sha256_hex(text.trim())
 }
 
 /// Parses the root project and its installed packages.
@@ -68,7 +75,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let props = properties::collect(&files, &mut diags);
 
     // 3. Models, seeds, singular tests, analyses.
-    let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags };
+    let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags, source_tests: Default::default() };
     for f in &files {
         match f.kind {
             FileKind::Model => p.sql_node(f, ResourceType::Model),
@@ -150,7 +157,9 @@ fn add_macros(env: &mut JinjaEnv, manifest: &mut Manifest, package: &str, file: 
                 span: b.span,
                 macro_sql: text[b.span.start..b.span.end].to_string(),
                 description: String::new(),
-                arguments: b.args.iter().map(|a| MacroArgument { name: a.clone(), r#type: None, description: String::new() }).collect(),
+                // dbt lists only arguments documented in YAML (`macros:`
+                // properties), never the signature's.
+                arguments: vec![],
                 depends_on_macros: vec![],
                 patch_path: None,
                 meta: Map::new(),
@@ -192,6 +201,9 @@ struct NodeParser<'a> {
     props: &'a properties::Properties,
     manifest: &'a mut Manifest,
     diags: &'a mut Diagnostics,
+    /// Generic tests declared on a source table (their attached resource is
+    /// the source even when their arguments also `ref` a model).
+    source_tests: std::collections::HashSet<String>,
 }
 
 fn stem(path: &str) -> String {
@@ -235,9 +247,11 @@ impl NodeParser<'_> {
             file: f.path.clone(),
             span: None,
             fqn,
-            raw_code: if kind == ResourceType::Seed { String::new() } else { f.text.clone() },
+            // dbt strips the file; only trailing whitespace is dropped here so
+            // that render-error offsets still map onto the file.
+            raw_code: if kind == ResourceType::Seed { String::new() } else { f.text.trim_end().to_string() },
             language: "sql".into(),
-            checksum: sha256_hex(&f.text),
+            checksum: file_checksum(&f.text),
             config: NodeConfig::default(),
             unrendered_config: Map::new(),
             database: String::new(),
@@ -282,14 +296,16 @@ impl NodeParser<'_> {
         let tree_kind = if kind == ResourceType::Analysis { ResourceType::Model } else { kind };
         let mut cfg = self.project_config(&f.package, tree_kind, &node.fqn);
         let patch = self.props.patch(kind, &f.package, &name);
+        let empty = Map::new();
+        node.unrendered_config = unrendered_config(&[&cfg, patch.map_or(&empty, |p| &p.config), &rec.config]);
         if let Some(p) = patch {
             crate::config::tree::merge(&mut cfg, &p.config);
         }
         crate::config::tree::merge(&mut cfg, &rec.config);
         if kind == ResourceType::Test {
             cfg.entry("materialized").or_insert(Value::from("test"));
+            cfg.entry("schema").or_insert(Value::from(TEST_AUDIT_SCHEMA));
         }
-        node.unrendered_config = rec.config.clone();
         self.finish_node(node, cfg, patch.cloned());
     }
 
@@ -302,6 +318,7 @@ impl NodeParser<'_> {
         if let Some(p) = patch {
             crate::config::tree::merge(&mut cfg, &p.config);
         }
+        node.unrendered_config = unrendered_config(&[&cfg]);
         cfg.insert("materialized".into(), Value::from("seed"));
         self.finish_node(node, cfg, patch.cloned());
     }
@@ -471,16 +488,16 @@ impl NodeParser<'_> {
             fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
             fqn.push(named.name.clone());
             let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
+            let unrendered = unrendered_config(&[&cfg, &named.config]);
             crate::config::tree::merge(&mut cfg, &named.config);
-            // Inherit `enabled`/`tags` semantics from the attached resource's own config tree is dbt's
-            // behaviour only for tags; tests take the attached node's tags.
             cfg.entry("materialized").or_insert(Value::from("test"));
             cfg.entry("severity").or_insert(Value::from("ERROR"));
+            cfg.entry("schema").or_insert(Value::from(TEST_AUDIT_SCHEMA));
             let ctx = self.parse_ctx(&t.package);
             // Record refs/sources the arguments use (`to: ref('customers')`).
-            let mut kwargs = named.kwargs.clone();
-            kwargs.remove("column_name");
-            for v in kwargs.values() {
+            // `model` and `column_name` are known already; other arguments
+            // may call ref()/source().
+            for (_, v) in named.kwargs.iter().filter(|(k, _)| *k != "model" && *k != "column_name") {
                 if let Err(e) = record_arg_refs(self.env, &ctx, v) {
                     self.diags.push(Diagnostic::error("jinja", format!("in test arguments: {}", jinja::describe_error(&e))).at(&t.file, t.span));
                 }
@@ -500,7 +517,7 @@ impl NodeParser<'_> {
             node.path = named.path.clone();
             node.raw_code = named.raw_code.clone();
             node.span = Some(t.span);
-            node.checksum = sha256_hex("");
+            node.checksum = String::new(); // dbt: {"name": "none", "checksum": ""}
             node.description = named.description.clone();
             node.column_name = t.column.clone();
             node.refs = rec.refs;
@@ -513,6 +530,7 @@ impl NodeParser<'_> {
                     }
                 }
                 properties::TestOn::Source { source, table } => {
+                    self.source_tests.insert(node.unique_id.clone());
                     let pair = (source.clone(), table.clone());
                     if !node.sources.contains(&pair) {
                         node.sources.insert(0, pair);
@@ -540,8 +558,52 @@ impl NodeParser<'_> {
             node.depends_on.macros.extend(rec.macros);
             node.depends_on.macros.dedup();
             node.test_metadata = Some(TestMetadata { name: entry.test_name.clone(), namespace: entry.namespace.clone(), kwargs: named.kwargs.clone() });
-            node.unrendered_config = named.config.clone();
+            node.unrendered_config = unrendered;
+            let entry_tags = crate::manifest::string_or_list(named.config.get("tags"));
+            let column_tags = self.test_column_tags(t);
+            let uid = node.unique_id.clone();
             self.finish_node(node, cfg, None);
+            // dbt: the column's tags and the entry's own `tags`, sorted and
+            // deduplicated, then the other configured tags (dbt_project.yml).
+            // Not the tags of the tested node.
+            let set_tags = |n: &mut Node| {
+                let mut tags: Vec<String> = column_tags.iter().chain(entry_tags.iter()).cloned().collect();
+                tags.sort();
+                tags.dedup();
+                for tag in n.config.tags() {
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
+                }
+                n.tags = tags;
+            };
+            if let Some(n) = self.manifest.nodes.get_mut(&uid) {
+                set_tags(n);
+            } else if let Some(n) = self.manifest.disabled.get_mut(&uid).and_then(|l| l.last_mut()) {
+                set_tags(n);
+            }
+        }
+    }
+
+    /// Tags of the YAML column a generic test is declared under (none for
+    /// model-level tests).
+    fn test_column_tags(&self, t: &properties::TestDecl) -> Vec<String> {
+        let Some(column) = t.column.as_deref() else { return vec![] };
+        match &t.target {
+            properties::TestOn::Node { name, .. } => [ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot, ResourceType::Analysis]
+                .into_iter()
+                .find_map(|k| self.props.patch(k, &t.package, name))
+                .and_then(|p| p.columns.get(column))
+                .map(|c| c.tags.clone())
+                .unwrap_or_default(),
+            properties::TestOn::Source { source, table } => self
+                .props
+                .sources
+                .iter()
+                .find(|s| s.package == t.package && &s.source_name == source && &s.name == table)
+                .and_then(|s| s.columns.get(column))
+                .map(|c| c.tags.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -662,9 +724,16 @@ impl NodeParser<'_> {
         }
         for (uid, deps) in resolved {
             if let Some(n) = self.manifest.nodes.get_mut(&uid) {
-                if n.resource_type == ResourceType::Test {
-                    if let Some(first) = deps.first() {
-                        n.attached_node = n.test_metadata.as_ref().map(|_| first.clone());
+                if n.resource_type == ResourceType::Test && n.test_metadata.is_some() {
+                    // The tested resource: generic_tests puts it first in `sources`
+                    // (a test declared on a source table) or in `refs`.
+                    let target = if self.source_tests.contains(&uid) {
+                        n.sources.first().and_then(|(s, t)| source_ids.get(&(s.as_str(), t.as_str()))).map(|id| id.to_string())
+                    } else {
+                        deps.first().filter(|d| !d.starts_with("source.")).cloned()
+                    };
+                    if target.is_some() {
+                        n.attached_node = target;
                     }
                 }
                 n.depends_on.nodes = deps;
@@ -672,22 +741,28 @@ impl NodeParser<'_> {
                 e.depends_on.nodes = deps;
             }
         }
-        // Tests inherit the tags of what they test, as in dbt.
-        let tags: HashMap<String, Vec<String>> = self.manifest.nodes.values().map(|n| (n.unique_id.clone(), n.tags.clone())).collect();
-        for n in self.manifest.nodes.values_mut().filter(|n| n.test_metadata.is_some()) {
-            if let Some(attached) = n.attached_node.as_ref().and_then(|a| tags.get(a)) {
-                for t in attached {
-                    if !n.tags.contains(t) {
-                        n.tags.push(t.clone());
-                    }
-                }
-            }
-        }
         for e in errors {
             self.diags.push(e);
         }
         vec![]
     }
+}
+
+/// Generic and singular tests default to this custom schema (used when they
+/// store failures).
+const TEST_AUDIT_SCHEMA: &str = "dbt_test__audit";
+
+/// dbt's `unrendered_config`: the config as written at each level
+/// (dbt_project.yml, YAML properties, `config()` in the file), later levels
+/// replacing earlier keys rather than merging them.
+fn unrendered_config(levels: &[&Map<String, Value>]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for level in levels {
+        for (k, v) in level.iter() {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Renders `{{ doc('name') }}` in descriptions of nodes, columns and

@@ -278,7 +278,8 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
     // is_incremental(): an existing table, not a full refresh.
     let is_incremental = !opts.compile_only
         && node.config.materialized() == "incremental"
-        && !(opts.full_refresh || node.config.get_bool("full_refresh") == Some(true))
+        // A model's `full_refresh` config, when set, wins over the flag (as in dbt).
+        && !node.config.get_bool("full_refresh").unwrap_or(opts.full_refresh)
         && conn.lock().ok().and_then(|mut c| c.relation_kind(&relation).ok().flatten()) == Some(crate::adapter::RelationKind::Table);
     let compiled = if node.resource_type == ResourceType::Seed {
         Ok(CompiledNode { unique_id: node.unique_id.clone(), compiled_sql: String::new(), extra_ctes: vec![], pre_hooks: vec![], post_hooks: vec![] })
