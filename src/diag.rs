@@ -110,7 +110,8 @@ impl Diagnostic {
     /// Renders `path:line:col: error[code]: message` with a source snippet.
     /// `root` makes the path relative for display.
     pub fn render(&self, root: Option<&Path>) -> String {
-        let text = self.file.as_ref().and_then(|f| std::fs::read_to_string(f).ok());
+        // Lossy: a diagnostic about invalid UTF-8 still shows its line.
+        let text = self.file.as_ref().and_then(|f| std::fs::read(f).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
         self.render_with_source(root, text.as_deref())
     }
 

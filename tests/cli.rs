@@ -205,3 +205,29 @@ fn unknown_doc_and_duplicate_model_names_are_errors() {
     assert!(out.stderr.contains("error[duplicate-name]"), "{}", out.stderr);
     assert!(out.stderr.contains("error[doc]") && out.stderr.contains("nope"), "{}", out.stderr);
 }
+
+#[test]
+fn malformed_csv_is_a_parse_error() {
+    let p = project(&[("seeds/people.csv", "id,name\n1,ann\n2,bob,extra\n"), ("models/a.sql", "select 1 as id")]);
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("seeds/people.csv:3:"), "{}", out.stderr);
+    assert!(out.stderr.contains("error[csv]"), "{}", out.stderr);
+    assert!(!p.path().join("target/p.duckdb").exists(), "nothing may run on a parse error");
+}
+
+#[test]
+fn hooks_run_around_the_invocation_and_nodes() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: p\nprofile: p\non-run-start: [\"create table if not exists audit (event varchar)\"]\non-run-end: [\"insert into audit values ('end {{ results | length }}')\"]\nmodels:\n  p:\n    +post-hook: \"insert into audit values ('built {{ this.name }}')\"\n",
+        ),
+        ("models/a.sql", "select 1 as id"),
+    ]);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let mut stmt = db.prepare("select event from audit order by event").unwrap();
+    let events: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(events, vec!["built a", "end 1"]);
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Regenerate the dbt-core artifact shapes of the `jaffle` fixture.
+"""Regenerate the dbt-core artifact shapes of the test projects.
 
-Runs dbt-core (with dbt-duckdb) on two fresh temporary copies of
-tests/fixtures/jaffle:
+For each project -- `jaffle` (tests/fixtures/jaffle) and `activities` (the
+repository's root project: dbt_project.yml, profiles.yml, models/, seeds/,
+macros/, tests/dbt/) -- runs dbt-core (with dbt-duckdb) on two fresh
+temporary copies:
 
-    dbt parse     -> "parse": shape of target/manifest.json
-    dbt build     -> "build": shape of target/manifest.json and target/run_results.json
+    dbt parse     -> "parse": shape of manifest.json
+    dbt build     -> "build": shape of manifest.json and run_results.json
 
-and writes tests/golden/jaffle_artifacts_shape.json. tests/artifacts.rs
+and writes tests/golden/<project>_artifacts_shape.json. tests/artifacts.rs
 extracts the same shape from what `rdbt parse` / `rdbt build` write and
 compares. KEEP `manifest_shape` and `run_results_shape` below in step with
 `manifest_shape` / `run_results_shape` in tests/artifacts.rs.
@@ -34,7 +36,7 @@ implementations:
   * files: the paths of every file under target/compiled and target/run,
     relative to target/, sorted.
 
-Usage: scripts/golden/artifacts.py [--dbt dbt]
+Usage: scripts/golden/artifacts.py [--dbt dbt] [PROJECT ...]   (default: all)
        scripts/golden/artifacts.py --from-target DIR   (print the shape of
        an existing target/ directory, e.g. rdbt's, for debugging)
 """
@@ -48,8 +50,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = ROOT / "tests" / "fixtures" / "jaffle"
-OUT = ROOT / "tests" / "golden" / "jaffle_artifacts_shape.json"
+GOLDEN = ROOT / "tests" / "golden"
 FORMAT = "rdbt-artifacts-shape-v1"
 
 NODE_DROP = {"created_at", "root_path", "compiled_code"}
@@ -135,16 +136,37 @@ def dbt(dbt_bin, project, *args):
         sys.exit(f"{' '.join(cmd)} exited {p.returncode}")
 
 
-def copy_fixture(dst):
-    ignore = shutil.ignore_patterns("target", "logs", "golden", "*.duckdb", "*.duckdb.wal", "dbt_packages")
-    shutil.copytree(FIXTURE, dst, ignore=ignore)
+IGNORE = shutil.ignore_patterns("target", "logs", "golden", "*.duckdb", "*.duckdb.wal", "dbt_packages")
+
+
+def copy_jaffle(dst):
+    shutil.copytree(ROOT / "tests" / "fixtures" / "jaffle", dst, ignore=IGNORE)
+
+
+def copy_root_project(dst):
+    dst.mkdir(parents=True)
+    for f in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(ROOT / f, dst / f)
+    for d in ("models", "seeds", "macros", "tests/dbt"):
+        shutil.copytree(ROOT / d, dst / d, ignore=IGNORE)
+
+
+# name -> (copy function, target path inside the project)
+PROJECTS = {
+    "jaffle": (copy_jaffle, "target"),
+    "activities": (copy_root_project, "target/dbt"),
+}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dbt", default="dbt", help="dbt executable (default: dbt on PATH)")
     ap.add_argument("--from-target", type=Path, help="print the shape of this target/ directory and exit")
+    ap.add_argument("projects", nargs="*", metavar="PROJECT", help=f"one of {', '.join(PROJECTS)} (default: all)")
     args = ap.parse_args()
+    for name in args.projects:
+        if name not in PROJECTS:
+            ap.error(f"unknown project {name!r} (choose from {', '.join(PROJECTS)})")
 
     if args.from_target:
         with_results = (args.from_target / "run_results.json").exists()
@@ -152,24 +174,27 @@ def main():
         print()
         return
 
-    with tempfile.TemporaryDirectory(prefix="rdbt-golden-") as tmp:
-        parsed = Path(tmp) / "parse" / "jaffle"
-        copy_fixture(parsed)
-        dbt(args.dbt, parsed, "parse")
-        built = Path(tmp) / "build" / "jaffle"
-        copy_fixture(built)
-        dbt(args.dbt, built, "build")
-        golden = {
-            "format": FORMAT,
-            "parse": target_shape(parsed / "target", False),
-            "build": target_shape(built / "target", True),
-        }
+    for name in args.projects or PROJECTS:
+        copy, target = PROJECTS[name]
+        with tempfile.TemporaryDirectory(prefix="rdbt-golden-") as tmp:
+            parsed = Path(tmp) / "parse" / name
+            copy(parsed)
+            dbt(args.dbt, parsed, "parse")
+            built = Path(tmp) / "build" / name
+            copy(built)
+            dbt(args.dbt, built, "build")
+            golden = {
+                "format": FORMAT,
+                "parse": target_shape(parsed / target, False),
+                "build": target_shape(built / target, True),
+            }
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(golden, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    b = golden["build"]
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(b['manifest']['nodes'])} nodes, "
-          f"{len(b['manifest']['sources'])} sources, {len(b['run_results']['results'])} results")
+        out = GOLDEN / f"{name}_artifacts_shape.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(golden, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        b = golden["build"]
+        print(f"wrote {out.relative_to(ROOT)}: {len(b['manifest']['nodes'])} nodes, "
+              f"{len(b['manifest']['sources'])} sources, {len(b['run_results']['results'])} results")
 
 
 if __name__ == "__main__":

@@ -157,7 +157,8 @@ fn run_nodes(common: &Common, sel: &Selection, run: &RunFlags, which: &str) -> i
             return fail(&inv, d);
         }
     }
-    let results = crate::run::execute(&rt, &plan, &opts);
+    let executed = crate::run::execute(&rt, &plan, &opts);
+    let results = executed.results;
     let mut hook_error = None;
     if run_hooks_enabled && runnable > 0 {
         if let Err(d) = run_hooks(&inv, &rt, &inv.config.root.on_run_end, Some(&results)) {
@@ -167,13 +168,7 @@ fn run_nodes(common: &Common, sel: &Selection, run: &RunFlags, which: &str) -> i
     let elapsed = started.elapsed().as_secs_f64();
 
     // Artifacts.
-    let mut runs = BTreeMap::new();
-    for r in &results {
-        if let Some(code) = &r.compiled_code {
-            runs.insert(r.unique_id.clone(), crate::artifacts::NodeRunInfo { compiled_code: Some(code.clone()), ..Default::default() });
-        }
-    }
-    inv.write_manifest(&runs);
+    inv.write_manifest(&executed.compiled);
     let mut args = serde_json::Map::new();
     args.insert("which".into(), which.into());
     args.insert("select".into(), serde_json::json!(sel.select));

@@ -142,7 +142,7 @@ impl Compiler {
         })
     }
 
-    fn compile_ephemeral(&self, unique_id: &str, conn: Option<SharedConnection>) -> Result<Arc<CompiledNode>, Diagnostic> {
+    pub fn compile_ephemeral(&self, unique_id: &str, conn: Option<SharedConnection>) -> Result<Arc<CompiledNode>, Diagnostic> {
         if let Some(c) = self.ephemerals.lock().ok().and_then(|m| m.get(unique_id).cloned()) {
             return Ok(c);
         }
@@ -190,14 +190,16 @@ impl Compiler {
 
     /// `model`: the tested relation, as a subquery when `where` is set.
     fn model_arg(&self, node: &Node, ctx: &Arc<NodeCtx>) -> Result<Value, minijinja::Error> {
-        let expr = match (node.sources.first(), node.refs.first()) {
-            (Some((s, t)), _) if node.attached_node.as_deref().is_some_and(|a| a.starts_with("source.")) => format!("source('{s}', '{t}')"),
-            (_, Some(r)) => match &r.version {
-                Some(v) => format!("ref('{}', version='{v}')", r.name),
-                None => format!("ref('{}')", r.name),
-            },
-            (Some((s, t)), None) => format!("source('{s}', '{t}')"),
-            (None, None) => return Ok(Value::from("")),
+        let attached = node.attached_node.as_deref().unwrap_or_default();
+        let expr = if let Some(s) = self.manifest.sources.get(attached) {
+            format!("source('{}', '{}')", s.source_name, s.name)
+        } else if let Some(n) = self.manifest.nodes.get(attached) {
+            match &n.version {
+                Some(v) => format!("ref('{}', '{}', version='{v}')", n.package_name, n.name),
+                None => format!("ref('{}', '{}')", n.package_name, n.name),
+            }
+        } else {
+            return Ok(Value::from(""));
         };
         let relation = self.jinja.eval_expr(&expr, ctx)?;
         match node.config.get_str("where") {

@@ -94,7 +94,8 @@ pub fn load(project: &Project) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     let read = |(kind, path, rel): &(FileKind, PathBuf, PathBuf)| -> Result<SourceFile, Diagnostic> {
         let bytes = std::fs::read(path).map_err(|e| Diagnostic::error("io", format!("cannot read file: {e}")).in_file(path))?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            Diagnostic::error("encoding", format!("file is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to())).in_file(path)
+            let at = e.utf8_error().valid_up_to();
+            Diagnostic::error("encoding", format!("file is not valid UTF-8 (byte offset {at})")).at(path, crate::diag::Span::new(at, at + 1))
         })?;
         Ok(SourceFile {
             package: project.name.clone(),

@@ -16,7 +16,7 @@ mod data_test;
 mod incremental;
 mod infer;
 mod model;
-mod seed;
+pub mod seed;
 #[cfg(test)]
 pub(crate) mod testutil;
 

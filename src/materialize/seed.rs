@@ -25,6 +25,7 @@ use super::infer::ColumnInference;
 use super::{MaterializeOutcome, MaterializeRequest, MaterializeResult, in_transaction, node_error, quote, run_hooks, should_full_refresh};
 use crate::adapter::{AdapterError, AdapterResponse, Column, Connection, RelationKind};
 use crate::diag::{Diagnostic, Span};
+use crate::manifest::Node;
 use crate::run::results::RunStatus;
 
 /// A parsed seed file, ready to load.
@@ -436,4 +437,18 @@ mod tests {
         assert!(elapsed.as_secs_f64() < 5.0, "100k-row seed took {elapsed:?}");
         assert_eq!(columns(&mut c, "big"), vec!["id INTEGER", "name VARCHAR", "amount DOUBLE", "day DATE", "flag BOOLEAN"]);
     }
+}
+
+/// Checks that a seed's CSV parses and types (as loading it would), so a
+/// malformed file is reported at parse time, before anything runs.
+pub fn validate(node: &Node, bytes: &[u8]) -> Result<(), Diagnostic> {
+    let req = MaterializeRequest {
+        node,
+        compiled_sql: "",
+        relation: crate::adapter::Relation::new(&node.database, &node.schema, &node.alias),
+        full_refresh: false,
+        pre_hooks: vec![],
+        post_hooks: vec![],
+    };
+    load_table(bytes, &req).map(|_| ()).map_err(|d| d.in_file(&node.file))
 }

@@ -75,14 +75,26 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let props = properties::collect(&files, &mut diags);
 
     // 3. Models, seeds, singular tests, analyses.
-    let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags, source_tests: Default::default() };
+    let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags, source_tests: Default::default(), node_tests: Default::default() };
+    // Parse-rendering is independent per file: spread it over the cores.
+    let sql_files: Vec<&SourceFile> =
+        files.iter().filter(|f| matches!(f.kind, FileKind::Model | FileKind::Analysis | FileKind::SingularTest)).collect();
+    let mut rendered = parallel_map(&sql_files, |f| parse_render(&env, &globals, f)).into_iter();
     for f in &files {
-        match f.kind {
-            FileKind::Model => p.sql_node(f, ResourceType::Model),
-            FileKind::Analysis => p.sql_node(f, ResourceType::Analysis),
-            FileKind::SingularTest => p.sql_node(f, ResourceType::Test),
-            FileKind::Seed => p.seed(f),
-            _ => {}
+        let kind = match f.kind {
+            FileKind::Model => ResourceType::Model,
+            FileKind::Analysis => ResourceType::Analysis,
+            FileKind::SingularTest => ResourceType::Test,
+            FileKind::Seed => {
+                p.seed(f);
+                continue;
+            }
+            _ => continue,
+        };
+        match rendered.next() {
+            Some(Ok(rec)) => p.sql_node(f, kind, rec),
+            Some(Err(d)) => p.diags.push(d),
+            None => {}
         }
     }
     // 4. Sources, generic tests, exposures, groups from YAML.
@@ -99,6 +111,27 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let mut warnings_all: Vec<Diagnostic> = diags.0.into_iter().filter(|d| !d.is_error()).collect();
     warnings_all.extend(warnings);
     Ok(Parsed { manifest, jinja: env, warnings: warnings_all })
+}
+
+/// Renders one SQL file with `execute=false`, recording its calls.
+fn parse_render(env: &Arc<JinjaEnv>, globals: &Arc<Globals>, f: &SourceFile) -> Result<jinja::Recorded, Diagnostic> {
+    let ctx = Arc::new(NodeCtx::new(globals.clone(), env.macros.clone(), Phase::Parse, &f.package));
+    let name = format!("{}:{}", f.package, f.original_file_path);
+    env.render(&name, &f.text, &ctx).map_err(|e| jinja::render_error_to_diagnostic(&e, &env.macros, &f.path, 0, "jinja"))?;
+    Ok(ctx.recorded())
+}
+
+/// `f` over `items` on all cores, results in input order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    if threads <= 1 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
 }
 
 fn add_macros(env: &mut JinjaEnv, manifest: &mut Manifest, package: &str, file: &Path, rel: &str, text: &str, diags: &mut Diagnostics) {
@@ -201,6 +234,8 @@ struct NodeParser<'a> {
     props: &'a properties::Properties,
     manifest: &'a mut Manifest,
     diags: &'a mut Diagnostics,
+    /// Generic tests declared on a model/seed/snapshot: the tested node.
+    node_tests: HashMap<String, RefCall>,
     /// Generic tests declared on a source table (their attached resource is
     /// the source even when their arguments also `ref` a model).
     source_tests: std::collections::HashSet<String>,
@@ -281,15 +316,9 @@ impl NodeParser<'_> {
         Arc::new(NodeCtx::new(self.globals.clone(), self.env.macros.clone(), Phase::Parse, package))
     }
 
-    fn sql_node(&mut self, f: &SourceFile, kind: ResourceType) {
+    fn sql_node(&mut self, f: &SourceFile, kind: ResourceType, rec: jinja::Recorded) {
         let name = stem(&f.resource_path);
         let mut node = self.new_node(f, kind, &name);
-        let ctx = self.parse_ctx(&f.package);
-        if let Err(e) = self.env.render(&node.unique_id, &f.text, &ctx) {
-            self.diags.push(jinja::render_error_to_diagnostic(&e, &self.env.macros, &f.path, 0, "jinja"));
-            return;
-        }
-        let rec = ctx.recorded();
         node.refs = rec.refs;
         node.sources = rec.sources;
         node.depends_on.macros = rec.macros.into_iter().collect();
@@ -315,11 +344,17 @@ impl NodeParser<'_> {
         node.seed_file = Some(f.path.clone());
         let mut cfg = self.project_config(&f.package, ResourceType::Seed, &node.fqn);
         let patch = self.props.patch(ResourceType::Seed, &f.package, &name);
+        let empty = Map::new();
+        node.unrendered_config = unrendered_config(&[&cfg, patch.map_or(&empty, |p| &p.config)]);
         if let Some(p) = patch {
             crate::config::tree::merge(&mut cfg, &p.config);
         }
-        node.unrendered_config = unrendered_config(&[&cfg]);
         cfg.insert("materialized".into(), Value::from("seed"));
+        node.config = NodeConfig(cfg.clone());
+        if let Err(d) = crate::materialize::seed::validate(&node, f.text.as_bytes()) {
+            self.diags.push(d);
+            return;
+        }
         self.finish_node(node, cfg, patch.cloned());
     }
 
@@ -524,9 +559,11 @@ impl NodeParser<'_> {
             node.sources = rec.sources;
             match &t.target {
                 properties::TestOn::Node { name, version } => {
+                    // dbt lists refs from the arguments (`to: ref(..)`) first.
                     let call = RefCall { name: name.clone(), package: None, version: version.clone() };
+                    self.node_tests.insert(node.unique_id.clone(), call.clone());
                     if !node.refs.contains(&call) {
-                        node.refs.insert(0, call);
+                        node.refs.push(call);
                     }
                 }
                 properties::TestOn::Source { source, table } => {
@@ -722,6 +759,14 @@ impl NodeParser<'_> {
             deps.retain(|d| seen.insert(d.clone()));
             resolved.insert(uid.clone(), deps);
         }
+        let node_test_targets: HashMap<String, String> = self
+            .node_tests
+            .iter()
+            .filter_map(|(uid, call)| {
+                let pkg = &self.manifest.nodes.get(uid)?.package_name;
+                resolve_ref(&by_name, pkg, &self.config.root.name, call).map(|t| (uid.clone(), t))
+            })
+            .collect();
         for (uid, deps) in resolved {
             if let Some(n) = self.manifest.nodes.get_mut(&uid) {
                 if n.resource_type == ResourceType::Test && n.test_metadata.is_some() {
@@ -730,7 +775,7 @@ impl NodeParser<'_> {
                     let target = if self.source_tests.contains(&uid) {
                         n.sources.first().and_then(|(s, t)| source_ids.get(&(s.as_str(), t.as_str()))).map(|id| id.to_string())
                     } else {
-                        deps.first().filter(|d| !d.starts_with("source.")).cloned()
+                        node_test_targets.get(&uid).cloned()
                     };
                     if target.is_some() {
                         n.attached_node = target;

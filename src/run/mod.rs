@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::adapter::{Adapter, Connection};
 use crate::compile::{CompiledNode, Compiler};
 use crate::diag::Diagnostic;
+use crate::artifacts::NodeRunInfo;
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialize::{MaterializeError, MaterializeRequest, materialize};
 
@@ -98,9 +99,36 @@ fn plan_dependencies(manifest: &Manifest, plan: &[String], tests_gate_children: 
     deps
 }
 
-/// Runs `plan` (unique ids in topological order) and returns one result per
-/// node, in completion order.
-pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResult> {
+/// What one invocation did: a result per executed node (completion order)
+/// and, per compiled node, what manifest.json records about it.
+pub struct Executed {
+    pub results: Vec<RunResult>,
+    pub compiled: BTreeMap<String, NodeRunInfo>,
+}
+
+/// Runs `plan` (unique ids in topological order). Ephemeral models in the
+/// plan are compiled (written to target/compiled) but not run.
+pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Executed {
+    let compiled_info = Mutex::new(BTreeMap::new());
+    let results = execute_nodes(rt, plan, opts, &compiled_info);
+    for id in plan {
+        let Some(node) = rt.manifest.nodes.get(id).filter(|n| n.is_ephemeral()) else { continue };
+        match rt.compiler.compile_ephemeral(id, None) {
+            Ok(c) => {
+                let sql = crate::compile::inject_ctes(&c.compiled_sql, &c.extra_ctes);
+                let full = CompiledNode { compiled_sql: sql, ..(*c).clone() };
+                let info = write_sql(rt, node, &full, &RunOptions { compile_only: true, ..opts.clone() }, None);
+                if let Ok(mut m) = compiled_info.lock() {
+                    m.insert(id.clone(), info);
+                }
+            }
+            Err(d) => rt.output.diagnostic(&d),
+        }
+    }
+    Executed { results, compiled: compiled_info.into_inner().unwrap_or_default() }
+}
+
+fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info: &Mutex<BTreeMap<String, NodeRunInfo>>) -> Vec<RunResult> {
     let plan: Vec<String> = plan.iter().filter(|id| rt.manifest.nodes.get(*id).is_some_and(|n| !n.is_ephemeral())).cloned().collect();
     let total = plan.len();
     if total == 0 {
@@ -171,7 +199,10 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Vec<RunResul
             let node = &rt.manifest.nodes[&id];
             rt.output.finish(index_of[id.as_str()], total, node, &done.result);
             if let Some(c) = &done.compiled {
-                write_sql(rt, node, c, opts, ddl_conn.as_deref());
+                let info = write_sql(rt, node, c, opts, ddl_conn.as_deref());
+                if let Ok(mut m) = compiled_info.lock() {
+                    m.insert(id.clone(), info);
+                }
             }
             let ok = !matches!(done.result.status, RunStatus::Error | RunStatus::Fail | RunStatus::Skipped);
             if done.result.status.is_failure() && opts.fail_fast {
@@ -393,12 +424,20 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
     Done { result, compiled: Some(compiled) }
 }
 
-/// Writes target/compiled/... and target/run/... for a node.
-fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl: Option<&dyn Connection>) {
+/// Writes target/compiled/... and target/run/... for a node; returns what
+/// manifest.json records about it.
+fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl: Option<&dyn Connection>) -> NodeRunInfo {
     let rel = crate::artifacts::sql_tree_rel_path(&node.path, &node.original_file_path);
+    let target_path = rt.compiler.config.root.target_path.clone();
+    let mut info = NodeRunInfo { extra_ctes: c.extra_ctes.clone(), ..Default::default() };
     if node.resource_type != ResourceType::Seed {
-        if let Err(e) = crate::artifacts::write_sql_tree(&rt.target_dir, "compiled", &node.package_name, &rel, &c.compiled_sql) {
-            rt.output.warn(&format!("could not write compiled SQL for {}: {e}", node.unique_id));
+        info.compiled_code = Some(c.compiled_sql.clone());
+        match crate::artifacts::write_sql_tree(&rt.target_dir, "compiled", &node.package_name, &rel, &c.compiled_sql) {
+            Ok(_) => {
+                info.compiled_path =
+                    Some(crate::artifacts::node_target_path(&target_path, "compiled", &node.package_name, &node.path, &node.original_file_path))
+            }
+            Err(e) => rt.output.warn(&format!("could not write compiled SQL for {}: {e}", node.unique_id)),
         }
     }
     if !opts.compile_only && node.resource_type != ResourceType::Seed {
@@ -409,9 +448,12 @@ fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl
                 "table" | "incremental" => conn.create_table_as_sql(&relation, &c.compiled_sql, false),
                 _ => c.compiled_sql.clone(),
             };
-            let _ = crate::artifacts::write_sql_tree(&rt.target_dir, "run", &node.package_name, &rel, &sql);
+            if crate::artifacts::write_sql_tree(&rt.target_dir, "run", &node.package_name, &rel, &sql).is_ok() {
+                info.build_path = Some(crate::artifacts::node_target_path(&target_path, "run", &node.package_name, &node.path, &node.original_file_path));
+            }
         }
     }
+    info
 }
 
 /// Counts by status for the summary line.
