@@ -39,11 +39,21 @@ pub fn manifest_json_with(
 ) -> Value {
     let created_at = epoch_seconds(&meta.invocation_started_at);
     let tests = tests_by_node(manifest);
-    let nodes: Map<String, Value> = manifest
-        .nodes
-        .iter()
-        .map(|(id, n)| (id.clone(), node_json_indexed(n, manifest, &tests, runs.get(id), created_at)))
-        .collect();
+    // Nodes are independent: build their JSON on every core.
+    let entries: Vec<(&String, &Node)> = manifest.nodes.iter().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let built: Vec<Vec<(String, Value)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|c| {
+                let tests = &tests;
+                s.spawn(move || c.iter().map(|(id, n)| ((*id).clone(), node_json_indexed(n, manifest, tests, runs.get(*id), created_at))).collect())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let nodes: Map<String, Value> = built.into_iter().flatten().collect();
     let sources: Map<String, Value> =
         manifest.sources.iter().map(|(id, s)| (id.clone(), source_json(s, created_at))).collect();
     let macros: Map<String, Value> =
@@ -67,7 +77,7 @@ pub fn manifest_json_with(
         }
     }
 
-    json!({
+    let mut out = json!({
         "metadata": {
             "dbt_schema_version": MANIFEST_SCHEMA_VERSION,
             "dbt_version": meta.dbt_version,
@@ -83,23 +93,26 @@ pub fn manifest_json_with(
             "quoting": meta.quoting,
             "run_started_at": iso_timestamp(&meta.invocation_started_at),
         },
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": docs,
-        "exposures": exposures,
-        "metrics": {},
-        "groups": groups,
-        "selectors": selectors,
-        "disabled": disabled,
-        "parent_map": parents,
-        "child_map": children,
-        "group_map": group_map,
-        "saved_queries": {},
-        "semantic_models": {},
-        "unit_tests": {},
-        "functions": {},
-    })
+    });
+    // The large maps are moved in, not re-serialized through `json!`.
+    if let Value::Object(out) = &mut out {
+        out.insert("nodes".into(), Value::Object(nodes));
+        out.insert("sources".into(), Value::Object(sources));
+        out.insert("macros".into(), Value::Object(macros));
+        out.insert("docs".into(), Value::Object(docs));
+        out.insert("exposures".into(), Value::Object(exposures));
+        out.insert("metrics".into(), json!({}));
+        out.insert("groups".into(), Value::Object(groups));
+        out.insert("selectors".into(), Value::Object(selectors.clone()));
+        out.insert("disabled".into(), Value::Object(disabled));
+        out.insert("parent_map".into(), json!(parents));
+        out.insert("child_map".into(), json!(children));
+        out.insert("group_map".into(), json!(group_map));
+        for k in ["saved_queries", "semantic_models", "unit_tests", "functions"] {
+            out.insert(k.into(), json!({}));
+        }
+    }
+    out
 }
 
 fn or_null(s: &str) -> Value {
