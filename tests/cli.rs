@@ -231,3 +231,66 @@ fn hooks_run_around_the_invocation_and_nodes() {
     let events: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
     assert_eq!(events, vec!["built a", "end 1"]);
 }
+
+#[test]
+fn packages_dispatch_vars_and_selectors() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: p\nprofile: p\nvars:\n  greeting: hello\n  util:\n    pkg_var: from_root\ndispatch:\n  - macro_namespace: util\n    search_order: ['p', 'util']\n",
+        ),
+        ("selectors.yml", "selectors:\n  - name: only_b\n    definition:\n      method: fqn\n      value: b\n"),
+        ("dbt_packages/util/dbt_project.yml", "name: util\nvars:\n  pkg_var: from_pkg\n  pkg_only: pkg_default\n"),
+        (
+            "dbt_packages/util/macros/m.sql",
+            "{% macro shout(x) %}upper({{ x }}){% endmacro %}\n{% macro kind() %}{{ return(adapter.dispatch('kind', 'util')()) }}{% endmacro %}\n{% macro default__kind() %}'package'{% endmacro %}",
+        ),
+        ("dbt_packages/util/models/util_model.sql", "select '{{ var(\"pkg_var\") }}' as v, '{{ var(\"pkg_only\") }}' as w"),
+        ("macros/override.sql", "{% macro duckdb__kind() %}'root override'{% endmacro %}"),
+        ("models/a.sql", "select {{ util.shout(\"'x'\") }} as s, {{ util.kind() }} as k, '{{ var('greeting') }}' as g, '{{ var('extra', 'none') }}' as e"),
+        ("models/b.sql", "select * from {{ ref('a') }}"),
+    ]);
+    let out = rdbt_in(p.path(), &["run", "--vars", "{extra: cli}"]);
+    out.assert_code(0);
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let row: (String, String, String, String) = db.query_row("select s, k, g, e from main.a", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+    assert_eq!(row, ("X".into(), "root override".into(), "hello".into(), "cli".into()));
+    let pkg: (String, String) = db.query_row("select v, w from main.util_model", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(pkg, ("from_root".into(), "pkg_default".into()));
+    drop(db);
+    let out = rdbt_in(p.path(), &["ls", "--selector", "only_b"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout.trim(), "p.b");
+}
+
+#[test]
+fn fail_fast_skips_the_rest() {
+    let p = project(&[
+        ("models/a.sql", "select * from no_such_table"),
+        ("models/b.sql", "select 1 as id"),
+        ("models/c.sql", "select * from {{ ref('b') }}"),
+    ]);
+    let out = rdbt_in(p.path(), &["run", "--threads", "1", "--fail-fast"]);
+    out.assert_code(1);
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let results = rr["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results.iter().filter(|r| r["status"] == "error").count(), 1);
+    assert!(results.iter().any(|r| r["status"] == "skipped"), "{rr:#}");
+}
+
+#[test]
+fn compile_show_and_clean() {
+    let p = project(&[("models/a.sql", "select 41 + 1 as answer")]);
+    let out = rdbt_in(p.path(), &["compile", "--inline", "select * from {{ ref('a') }}"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("select * from \"p\".\"main\".\"a\""), "{}", out.stdout);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let out = rdbt_in(p.path(), &["show", "--inline", "select answer from {{ ref('a') }}"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("| 42 "), "{}", out.stdout);
+    assert!(p.path().join("target/manifest.json").exists());
+    let out = rdbt_in(p.path(), &["clean"]);
+    out.assert_code(0);
+    assert!(!p.path().join("target").exists());
+}
