@@ -125,6 +125,9 @@ fn failing_model_exits_1_and_skips_downstream() {
     ]);
     let out = rdbt_in(p.path(), &["run"]);
     out.assert_code(1);
+    // The SQL error is located in the compiled file, with a snippet.
+    assert!(out.stderr.contains("target/compiled/p/models/a.sql:1:15: error[sql]"), "{}", out.stderr);
+    assert!(out.stderr.contains("no_such_table"), "{}", out.stderr);
     let rr = read_json(&p.path().join("target/run_results.json"));
     let status = |id: &str| rr["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == id).map(|r| r["status"].clone());
     assert_eq!(status("model.p.a"), Some("error".into()));

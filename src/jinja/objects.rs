@@ -295,7 +295,8 @@ impl Object for VarFn {
         if let Some(d) = kwargs.as_ref().and_then(|k| k.peek::<Value>("default").ok()) {
             return Ok(d);
         }
-        Err(err(format!("Required var '{name}' not found in config:\nVars supplied to {} = {}", self.package, serde_json::Value::Object(self.ctx.globals.config.vars_for(&self.package)))))
+        let known: Vec<String> = self.ctx.globals.config.vars_for(&self.package).keys().cloned().collect();
+        Err(err(format!("Required var '{name}' not found in config (vars available to package '{}': [{}])", self.package, known.join(", "))))
     }
     fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {

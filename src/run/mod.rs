@@ -400,6 +400,11 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
             }
         }
         Err(e) => {
+            if let MaterializeError::Database(_) = &e {
+                if let Some(d) = locate_sql_error(rt, node, conn, &compiled.compiled_sql) {
+                    rt.output.diagnostic(&d);
+                }
+            }
             let message = match &e {
                 MaterializeError::Database(d) => format!("Runtime Error in {} {} ({})\n  {}", node.resource_type.as_str(), node.name, node.original_file_path, d.message),
                 MaterializeError::Diagnostic(d) => {
@@ -422,6 +427,56 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         }
     };
     Done { result, compiled: Some(compiled) }
+}
+
+/// For a failed statement: prepares the compiled SELECT on its own so that
+/// DuckDB's `LINE n:` position refers to the compiled file, then reports it
+/// at `target/compiled/<package>/<path>:line:col` with a snippet.
+fn locate_sql_error(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnection, sql: &str) -> Option<Diagnostic> {
+    if sql.trim().is_empty() || node.resource_type == ResourceType::Seed {
+        return None;
+    }
+    let message = {
+        let mut c = conn.lock().ok()?;
+        let check = format!("PREPARE __rdbt_check AS {sql}");
+        match c.execute(&check) {
+            Ok(_) => {
+                let _ = c.execute("DEALLOCATE __rdbt_check");
+                return None;
+            }
+            Err(e) => e.message,
+        }
+    };
+    let (line, col) = sql_error_position(&message)?;
+    let rel = crate::artifacts::sql_tree_rel_path(&node.path, &node.original_file_path);
+    let file = crate::artifacts::write_sql_tree(&rt.target_dir, "compiled", &node.package_name, &rel, sql).ok()?;
+    let span = crate::diag::Span::from_line_col(sql, line, col);
+    let first = message.lines().next().unwrap_or(&message).to_string();
+    Some(
+        Diagnostic::error("sql", format!("{first} (in {} {})", node.resource_type.as_str(), node.name))
+            .at(file, span)
+            .note(format!("compiled from {}", node.original_file_path)),
+    )
+}
+
+/// (line, column), 1-based, from DuckDB's `LINE n: <text>` + caret lines.
+/// `PREPARE __rdbt_check AS ` shares line 1 with the query: its length is
+/// taken off the first line's column.
+pub fn sql_error_position(message: &str) -> Option<(usize, usize)> {
+    let mut lines = message.lines();
+    while let Some(l) = lines.next() {
+        let Some(rest) = l.strip_prefix("LINE ") else { continue };
+        let (num, _) = rest.split_once(':')?;
+        let line: usize = num.trim().parse().ok()?;
+        let prefix = format!("LINE {num}:").len();
+        let caret = lines.next()?.find('^')?;
+        let mut col = caret.saturating_sub(prefix);
+        if line == 1 {
+            col = col.saturating_sub("PREPARE __rdbt_check AS ".len());
+        }
+        return Some((line, col.max(1)));
+    }
+    None
 }
 
 /// Writes target/compiled/... and target/run/... for a node; returns what
@@ -454,6 +509,16 @@ fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl
         }
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_duckdb_error_positions() {
+        let msg = "Parser Error: syntax error at or near \"1\"\n\nLINE 4:   (selec 1) x\n                 ^";
+        assert_eq!(super::sql_error_position(msg), Some((4, 10)));
+        assert_eq!(super::sql_error_position("Catalog Error: no such table"), None);
+    }
 }
 
 /// Counts by status for the summary line.
