@@ -69,12 +69,14 @@ MACROS = """\
     {%- endfor -%}
 {%- endmacro %}
 
+{#- Accumulates with a namespace, not `{% do parts.append(..) %}`: rdbt's
+    Python-style mutable lists are not implemented yet (issue 3). -#}
 {% macro weighted(columns, weights) -%}
-    {%- set parts = [] -%}
+    {%- set ns = namespace(parts=[]) -%}
     {%- for c in columns -%}
-        {%- do parts.append('coalesce(' ~ c ~ ', 0) * ' ~ weights[loop.index0]) -%}
+        {%- set ns.parts = ns.parts + ['coalesce(' ~ c ~ ', 0) * ' ~ weights[loop.index0]] -%}
     {%- endfor -%}
-    {{ to_amount('(' ~ parts | join(' + ') ~ ')') }}
+    {{ to_amount('(' ~ ns.parts | join(' + ') ~ ')') }}
 {%- endmacro %}
 """
 
