@@ -16,12 +16,14 @@
 
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::types::{TimeUnit, Value as DValue};
 use serde_json::{Map, Value};
+
+use super::relation_cache::{self, CacheOp, RelationCache};
 
 use super::{
     Adapter, AdapterError, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
@@ -44,6 +46,11 @@ pub struct DuckDbAdapter {
     base: Mutex<duckdb::Connection>,
     database: String,
     settings: Vec<String>,
+    /// Shared by every connection of this database.
+    cache: Arc<Mutex<RelationCache>>,
+    /// Schemas known to exist; creating one holds this lock, because two
+    /// concurrent `CREATE SCHEMA IF NOT EXISTS` conflict in DuckDB.
+    schemas: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 impl std::fmt::Debug for DuckDbAdapter {
@@ -98,7 +105,7 @@ impl DuckDbAdapter {
             conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
         }
         let database: String = conn.query_row("SELECT current_database()", [], |r| r.get(0)).map_err(err)?;
-        Ok(DuckDbAdapter { base: Mutex::new(conn), database, settings })
+        Ok(DuckDbAdapter { base: Mutex::new(conn), database, settings, cache: Arc::new(Mutex::new(RelationCache::default())), schemas: Default::default() })
     }
 
     /// A concrete connection (the trait's `connect` boxes this).
@@ -111,7 +118,7 @@ impl DuckDbAdapter {
             // global ones are idempotent.
             conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
         }
-        Ok(DuckDbConnection { conn, in_transaction: false })
+        Ok(DuckDbConnection { conn, in_transaction: false, cache: self.cache.clone(), pending: Vec::new(), database: self.database.clone(), known_schemas: self.schemas.clone() })
     }
 }
 
@@ -131,11 +138,107 @@ impl Adapter for DuckDbAdapter {
 pub struct DuckDbConnection {
     conn: duckdb::Connection,
     in_transaction: bool,
+    cache: Arc<Mutex<RelationCache>>,
+    /// Catalog changes of the open transaction, applied to the shared cache
+    /// on COMMIT and dropped on ROLLBACK.
+    pending: Vec<CacheOp>,
+    /// `current_database()`, for relations written without a database.
+    database: String,
+    /// Schemas known to exist (shared with the adapter's other connections).
+    known_schemas: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl DuckDbConnection {
+    fn create_schema_uncached(&mut self, database: &str, schema: &str) -> AdapterResult<()> {
+        let exists = |conn: &duckdb::Connection| -> AdapterResult<bool> {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM duckdb_schemas() WHERE lower(database_name) = lower(coalesce(nullif(?, ''), current_database())) AND lower(schema_name) = lower(?)",
+                    [database, schema],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            Ok(n > 0)
+        };
+        if exists(&self.conn)? {
+            return Ok(());
+        }
+        let target = if database.is_empty() {
+            quote_ident(schema)
+        } else {
+            format!("{}.{}", quote_ident(database), quote_ident(schema))
+        };
+        match self.conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {target}")) {
+            Ok(()) => Ok(()),
+            // Another worker created it at the same time.
+            Err(e) => {
+                if exists(&self.conn).unwrap_or(false) {
+                    Ok(())
+                } else {
+                    Err(err(e))
+                }
+            }
+        }
+    }
+
+    /// Records the catalog effect of a statement that succeeded.
+    fn note_ddl(&mut self, sql: &str) {
+        let ops = relation_cache::ops_for_sql(sql);
+        if ops.contains(&CacheOp::InvalidateAll) {
+            if let Ok(mut k) = self.known_schemas.lock() {
+                k.clear();
+            }
+        }
+        let was_in_txn = self.in_transaction;
+        if !ops.is_empty() {
+            if was_in_txn {
+                self.pending.extend(ops);
+            } else if let Ok(mut c) = self.cache.lock() {
+                ops.iter().for_each(|op| c.apply(op));
+            }
+        }
+        track_transaction(sql, &mut self.in_transaction);
+        if was_in_txn && !self.in_transaction {
+            let rolled_back = sql.split(';').any(|st| {
+                let w = st.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                w == "ROLLBACK" || w == "ABORT"
+            });
+            self.finish_transaction(!rolled_back);
+        }
+    }
+
+    fn finish_transaction(&mut self, committed: bool) {
+        let pending = std::mem::take(&mut self.pending);
+        if committed {
+            if let Ok(mut c) = self.cache.lock() {
+                pending.iter().for_each(|op| c.apply(op));
+            }
+        }
+    }
+
+    fn uncached_relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>> {
+        let _log = LogOnDrop("-- relation_kind (catalog)", std::time::Instant::now());
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_type FROM information_schema.tables \
+                 WHERE lower(table_catalog) = lower(coalesce(nullif(?, ''), current_database())) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            )
+            .map_err(err)?;
+        let mut rows = stmt
+            .query([relation.database.as_str(), relation.schema.as_str(), relation.identifier.as_str()])
+            .map_err(err)?;
+        match rows.next().map_err(err)? {
+            Some(row) => {
+                let t: String = row.get(0).map_err(err)?;
+                Ok(Some(Self::kind_of(&t)))
+            }
+            None => Ok(None),
+        }
+    }
+
     fn kind_of(table_type: &str) -> RelationKind {
         if table_type.eq_ignore_ascii_case("VIEW") { RelationKind::View } else { RelationKind::Table }
     }
@@ -252,15 +355,33 @@ fn json_to_text(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+struct LogOnDrop<'a>(&'a str, std::time::Instant);
+
+impl Drop for LogOnDrop<'_> {
+    fn drop(&mut self) {
+        log_sql(self.0, self.1);
+    }
+}
+
+/// `RDBT_LOG_SQL=1`: every statement and its duration on stderr.
+fn log_sql(sql: &str, started: std::time::Instant) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("RDBT_LOG_SQL").is_some()) {
+        let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("sql {:>9.3}ms {}", started.elapsed().as_secs_f64() * 1000.0, one_line.chars().take(160).collect::<String>());
+    }
+}
+
 impl Connection for DuckDbConnection {
     fn execute(&mut self, sql: &str) -> AdapterResult<AdapterResponse> {
         if is_blank_sql(sql) {
             return Ok(AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: None });
         }
+        let _log = LogOnDrop(sql, std::time::Instant::now());
         let mut stmt = self.conn.prepare(sql).map_err(err)?;
         let n = stmt.execute([]).map_err(err)?;
         drop(stmt);
-        track_transaction(sql, &mut self.in_transaction);
+        self.note_ddl(sql);
         Ok(AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: Some(n as i64) })
     }
 
@@ -268,6 +389,7 @@ impl Connection for DuckDbConnection {
         if is_blank_sql(sql) {
             return Ok(QueryResult::default());
         }
+        let _log = LogOnDrop(sql, std::time::Instant::now());
         let mut stmt = self.conn.prepare(sql).map_err(err)?;
         stmt.execute([]).map_err(err)?;
         let ncols = stmt.column_count();
@@ -293,13 +415,14 @@ impl Connection for DuckDbConnection {
         }
         drop(rows);
         drop(stmt);
-        track_transaction(sql, &mut self.in_transaction);
+        self.note_ddl(sql);
         Ok(QueryResult { columns, rows: out })
     }
 
     fn begin(&mut self) -> AdapterResult<()> {
         self.conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
         self.in_transaction = true;
+        self.pending.clear();
         Ok(())
     }
 
@@ -308,7 +431,10 @@ impl Connection for DuckDbConnection {
             return Ok(());
         }
         self.in_transaction = false;
-        self.conn.execute_batch("COMMIT").map_err(err)
+        let result = self.conn.execute_batch("COMMIT").map_err(err);
+        // A failed COMMIT rolls back in DuckDB.
+        self.finish_transaction(result.is_ok());
+        result
     }
 
     fn rollback(&mut self) -> AdapterResult<()> {
@@ -316,6 +442,7 @@ impl Connection for DuckDbConnection {
             return Ok(());
         }
         self.in_transaction = false;
+        self.finish_transaction(false);
         match self.conn.execute_batch("ROLLBACK") {
             Ok(()) => Ok(()),
             // DuckDB already rolled back (e.g. after a failed COMMIT).
@@ -325,58 +452,42 @@ impl Connection for DuckDbConnection {
     }
 
     fn create_schema(&mut self, database: &str, schema: &str) -> AdapterResult<()> {
-        let exists = |conn: &duckdb::Connection| -> AdapterResult<bool> {
-            let n: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM duckdb_schemas() WHERE lower(database_name) = lower(coalesce(nullif(?, ''), current_database())) AND lower(schema_name) = lower(?)",
-                    [database, schema],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            Ok(n > 0)
-        };
-        if exists(&self.conn)? {
+        let key = (database.to_lowercase(), schema.to_lowercase());
+        let known = self.known_schemas.clone();
+        let mut known = known.lock().map_err(|_| AdapterError::new("schema lock poisoned"))?;
+        if known.contains(&key) {
             return Ok(());
         }
-        let target = if database.is_empty() {
-            quote_ident(schema)
-        } else {
-            format!("{}.{}", quote_ident(database), quote_ident(schema))
-        };
-        match self.conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {target}")) {
-            Ok(()) => Ok(()),
-            // Another worker created it at the same time.
-            Err(e) => {
-                if exists(&self.conn).unwrap_or(false) {
-                    Ok(())
-                } else {
-                    Err(err(e))
-                }
-            }
-        }
+        self.create_schema_uncached(database, schema)?;
+        known.insert(key);
+        Ok(())
     }
 
     fn relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT table_type FROM information_schema.tables \
-                 WHERE lower(table_catalog) = lower(coalesce(nullif(?, ''), current_database())) AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
-            )
-            .map_err(err)?;
-        let mut rows = stmt
-            .query([relation.database.as_str(), relation.schema.as_str(), relation.identifier.as_str()])
-            .map_err(err)?;
-        match rows.next().map_err(err)? {
-            Some(row) => {
-                let t: String = row.get(0).map_err(err)?;
-                Ok(Some(Self::kind_of(&t)))
-            }
-            None => Ok(None),
+        let database = if relation.database.is_empty() { self.database.clone() } else { relation.database.clone() };
+        match relation_cache::pending_answer(&self.pending, &database, &relation.schema, &relation.identifier) {
+            Ok(Some(kind)) => return Ok(kind),
+            Err(()) => return self.uncached_relation_kind(relation),
+            Ok(None) => {}
         }
+        let cache = self.cache.clone();
+        let mut cache = cache.lock().map_err(|_| AdapterError::new("relation cache lock poisoned"))?;
+        if let Some(kind) = cache.get(&database, &relation.schema, &relation.identifier) {
+            return Ok(kind);
+        }
+        if !self.pending.is_empty() {
+            // The listing would include this transaction's uncommitted changes.
+            drop(cache);
+            return self.uncached_relation_kind(relation);
+        }
+        // Listed under the lock, so no concurrent commit is missed.
+        let listed = self.list_relations(&database, &relation.schema)?;
+        cache.load_schema(&database, &relation.schema, listed.into_iter().map(|(r, k)| (r.identifier, k)));
+        Ok(cache.get(&database, &relation.schema, &relation.identifier).flatten())
     }
 
     fn get_columns(&mut self, relation: &Relation) -> AdapterResult<Vec<Column>> {
+        let _log = LogOnDrop("-- get_columns", std::time::Instant::now());
         let mut stmt = self
             .conn
             .prepare(
@@ -422,7 +533,10 @@ impl Connection for DuckDbConnection {
             RelationKind::Table => "TABLE",
             RelationKind::View => "VIEW",
         };
-        self.conn.execute_batch(&format!("DROP {what} IF EXISTS {} CASCADE", relation.render())).map_err(err)
+        let sql = format!("DROP {what} IF EXISTS {} CASCADE", relation.render());
+        self.conn.execute_batch(&sql).map_err(err)?;
+        self.note_ddl(&sql);
+        Ok(())
     }
 
     fn rename_relation(&mut self, from: &Relation, kind: RelationKind, to_identifier: &str) -> AdapterResult<()> {
@@ -430,9 +544,10 @@ impl Connection for DuckDbConnection {
             RelationKind::Table => "TABLE",
             RelationKind::View => "VIEW",
         };
-        self.conn
-            .execute_batch(&format!("ALTER {what} {} RENAME TO {}", from.render(), quote_ident(to_identifier)))
-            .map_err(err)
+        let sql = format!("ALTER {what} {} RENAME TO {}", from.render(), quote_ident(to_identifier));
+        self.conn.execute_batch(&sql).map_err(err)?;
+        self.note_ddl(&sql);
+        Ok(())
     }
 
     fn create_table_as_sql(&self, relation: &Relation, select_sql: &str, temporary: bool) -> String {

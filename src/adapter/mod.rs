@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 pub mod duckdb;
+pub mod relation_cache;
 
 /// `database.schema.identifier` of a table or view in the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -169,9 +169,15 @@ pub fn write_sql_tree(target: &Path, subdir: &str, package_name: &str, rel_path:
         ));
     }
     let full = target.join(subdir).join(package_name).join(rel);
-    if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent)?;
+    // Directories usually exist already (one write per node): try first.
+    match std::fs::write(&full, sql) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&full, sql)?;
+        }
+        other => other?,
     }
-    std::fs::write(&full, sql)?;
     Ok(full)
 }

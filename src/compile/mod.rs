@@ -10,7 +10,7 @@ use minijinja::value::{Kwargs, Value};
 use crate::adapter::Relation;
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use crate::jinja::objects::{RelationObj, SharedConnection};
+use crate::jinja::objects::SharedConnection;
 use crate::jinja::{self, Globals, JinjaEnv, NodeCtx, Phase, ResolvedRef, Resolver};
 use crate::manifest::{Manifest, Node, RefCall, ResourceType};
 

@@ -1,8 +1,9 @@
 //! `view` and `table` models.
 //!
-//! Both build the new relation under `<alias>__dbt_tmp`, then in the same
-//! transaction rename the existing relation (table or view) to
-//! `<alias>__dbt_backup`, rename the new one into place and drop the backup.
+//! When the relation exists, both build the new one under `<alias>__dbt_tmp`,
+//! then in the same transaction rename the existing relation (table or view)
+//! to `<alias>__dbt_backup`, rename the new one into place and drop the
+//! backup. A first build creates the relation in place.
 
 use super::{
     MaterializeOutcome, MaterializeRequest, MaterializeResult, drop_if_exists, in_transaction, ok_outcome, run_hooks,
@@ -16,6 +17,16 @@ pub(crate) fn view(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> M
     let tmp = suffixed(target, "__dbt_tmp");
     drop_if_exists(conn, &tmp)?;
     drop_if_exists(conn, &suffixed(target, "__dbt_backup"))?;
+    if conn.relation_kind(target)?.is_none() {
+        // Nothing to swap out: create in place (atomic on its own).
+        return in_transaction(conn, |conn| {
+            run_hooks(conn, &req.pre_hooks)?;
+            let sql = conn.create_view_as_sql(target, req.compiled_sql);
+            conn.execute(&sql)?;
+            run_hooks(conn, &req.post_hooks)
+        })
+        .map(|_| ok_outcome());
+    }
     in_transaction(conn, |conn| {
         run_hooks(conn, &req.pre_hooks)?;
         let sql = conn.create_view_as_sql(&tmp, req.compiled_sql);
@@ -39,6 +50,15 @@ pub(crate) fn build_table(conn: &mut dyn Connection, req: &MaterializeRequest<'_
     let tmp = suffixed(target, "__dbt_tmp");
     drop_if_exists(conn, &tmp)?;
     drop_if_exists(conn, &suffixed(target, "__dbt_backup"))?;
+    if conn.relation_kind(target)?.is_none() {
+        // Nothing to swap out: create in place (atomic on its own).
+        return in_transaction(conn, |conn| {
+            run_hooks(conn, &req.pre_hooks)?;
+            let sql = conn.create_table_as_sql(target, req.compiled_sql, false);
+            conn.execute(&sql)?;
+            run_hooks(conn, &req.post_hooks)
+        });
+    }
     in_transaction(conn, |conn| {
         run_hooks(conn, &req.pre_hooks)?;
         let sql = conn.create_table_as_sql(&tmp, req.compiled_sql, false);

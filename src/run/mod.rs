@@ -53,6 +53,8 @@ struct Task {
 struct Done {
     result: RunResult,
     compiled: Option<CompiledNode>,
+    /// What manifest.json records (files written by the worker).
+    info: Option<NodeRunInfo>,
 }
 
 /// Parents of each planned node within the plan, looking through ephemeral
@@ -150,8 +152,6 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let threads = opts.threads.max(1).min(total);
     let mut results: Vec<RunResult> = Vec::with_capacity(total);
-    // Formats the DDL written under target/run/ (no statement runs on it).
-    let ddl_conn = rt.adapter.connect().ok();
 
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -162,10 +162,17 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                 let conn: Result<crate::jinja::objects::SharedConnection, String> =
                     rt.adapter.connect().map(|c| Arc::new(Mutex::new(c))).map_err(|e| e.message);
                 while let Ok(task) = task_rx.recv() {
-                    let done = match &conn {
+                    let mut done = match &conn {
                         Ok(c) => run_node(rt, &task, c, &thread_id, opts, total),
                         Err(e) => failed(&task.unique_id, &thread_id, format!("could not open a connection: {e}")),
                     };
+                    // compiled/ and run/ files are written here, in parallel.
+                    if let (Some(c), Ok(shared)) = (&done.compiled, &conn) {
+                        let node = &rt.manifest.nodes[&task.unique_id];
+                        let guard = shared.lock().ok();
+                        let ddl: Option<&dyn Connection> = guard.as_ref().map(|g| g.as_ref() as &dyn Connection);
+                        done.info = Some(write_sql(rt, node, c, opts, ddl));
+                    }
                     if done_tx.send(done).is_err() {
                         break;
                     }
@@ -198,8 +205,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             let id = done.result.unique_id.clone();
             let node = &rt.manifest.nodes[&id];
             rt.output.finish(index_of[id.as_str()], total, node, &done.result);
-            if let Some(c) = &done.compiled {
-                let info = write_sql(rt, node, c, opts, ddl_conn.as_deref());
+            if let Some(info) = done.info {
                 if let Ok(mut m) = compiled_info.lock() {
                     m.insert(id.clone(), info);
                 }
@@ -297,6 +303,7 @@ fn failed(id: &str, thread: &str, message: String) -> Done {
             relation_name: None,
         },
         compiled: None,
+        info: None,
     }
 }
 
@@ -351,6 +358,7 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
                 relation_name,
             },
             compiled: Some(compiled),
+            info: None,
         };
     }
     let exec_start = Utc::now();
@@ -426,7 +434,7 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
             }
         }
     };
-    Done { result, compiled: Some(compiled) }
+    Done { result, compiled: Some(compiled), info: None }
 }
 
 /// For a failed statement: prepares the compiled SELECT on its own so that
