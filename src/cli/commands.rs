@@ -189,7 +189,11 @@ fn run_nodes(common: &Common, sel: &Selection, run: &RunFlags, which: &str) -> i
             println!("{code}");
         }
     }
-    if results.iter().any(|r| r.status.is_failure()) { EXIT_FAILURE } else { EXIT_OK }
+    let code = if results.iter().any(|r| r.status.is_failure()) { EXIT_FAILURE } else { EXIT_OK };
+    // The process exits next: skip freeing the manifest and environment.
+    std::mem::forget(rt);
+    std::mem::forget(inv);
+    code
 }
 
 fn print_summary(inv: &Invocation, results: &[RunResult], elapsed: f64, which: &str) {
@@ -250,6 +254,8 @@ fn parse(common: &Common) -> i32 {
     inv.write_manifest(&BTreeMap::new());
     inv.output.info(&found_line(&inv));
     inv.output.info(&format!("Parsed {} nodes in {:.3}s (total {:.3}s); wrote {}", inv.manifest.nodes.len(), inv.parse_seconds, t0.elapsed().as_secs_f64(), inv.config.target_dir().join("manifest.json").display()));
+    // The process exits next: skip freeing the manifest and environment.
+    std::mem::forget(inv);
     EXIT_OK
 }
 
