@@ -15,4 +15,3 @@ pub mod manifest;
 pub mod materialize;
 pub mod parser;
 pub mod run;
-pub mod sql;
