@@ -219,6 +219,48 @@ pub struct Node {
     pub seed_file: Option<PathBuf>,
 }
 
+impl Default for Node {
+    /// An empty SQL model; constructors fill in what they know.
+    fn default() -> Node {
+        Node {
+            unique_id: String::new(),
+            resource_type: ResourceType::Model,
+            package_name: String::new(),
+            name: String::new(),
+            path: String::new(),
+            original_file_path: String::new(),
+            file: PathBuf::new(),
+            span: None,
+            fqn: vec![],
+            raw_code: String::new(),
+            language: "sql".into(),
+            checksum: String::new(),
+            config: NodeConfig::default(),
+            unrendered_config: Map::new(),
+            database: String::new(),
+            schema: String::new(),
+            alias: String::new(),
+            tags: vec![],
+            description: String::new(),
+            columns: IndexMap::new(),
+            meta: Map::new(),
+            docs_show: true,
+            patch_path: None,
+            refs: vec![],
+            sources: vec![],
+            depends_on: DependsOn::default(),
+            test_metadata: None,
+            column_name: None,
+            attached_node: None,
+            version: None,
+            latest_version: None,
+            group: None,
+            access: None,
+            seed_file: None,
+        }
+    }
+}
+
 impl Node {
     pub fn is_ephemeral(&self) -> bool {
         self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"

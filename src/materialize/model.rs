@@ -12,28 +12,7 @@ use super::{
 use crate::adapter::{Connection, RelationKind};
 
 pub(crate) fn view(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> MaterializeResult<MaterializeOutcome> {
-    let target = &req.relation;
-    conn.create_schema(&target.database, &target.schema)?;
-    let tmp = suffixed(target, "__dbt_tmp");
-    drop_if_exists(conn, &tmp)?;
-    drop_if_exists(conn, &suffixed(target, "__dbt_backup"))?;
-    if conn.relation_kind(target)?.is_none() {
-        // Nothing to swap out: create in place (atomic on its own).
-        return in_transaction(conn, |conn| {
-            run_hooks(conn, &req.pre_hooks)?;
-            let sql = conn.create_view_as_sql(target, req.compiled_sql);
-            conn.execute(&sql)?;
-            run_hooks(conn, &req.post_hooks)
-        })
-        .map(|_| ok_outcome());
-    }
-    in_transaction(conn, |conn| {
-        run_hooks(conn, &req.pre_hooks)?;
-        let sql = conn.create_view_as_sql(&tmp, req.compiled_sql);
-        conn.execute(&sql)?;
-        swap_into_place(conn, &tmp, RelationKind::View, target)?;
-        run_hooks(conn, &req.post_hooks)
-    })?;
+    build(conn, req, RelationKind::View)?;
     Ok(ok_outcome())
 }
 
@@ -45,25 +24,28 @@ pub(crate) fn table(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> 
 /// The table materialization (also an incremental model's first run and
 /// full refresh).
 pub(crate) fn build_table(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> MaterializeResult<()> {
+    build(conn, req, RelationKind::Table)
+}
+
+fn build(conn: &mut dyn Connection, req: &MaterializeRequest<'_>, kind: RelationKind) -> MaterializeResult<()> {
     let target = &req.relation;
     conn.create_schema(&target.database, &target.schema)?;
     let tmp = suffixed(target, "__dbt_tmp");
     drop_if_exists(conn, &tmp)?;
     drop_if_exists(conn, &suffixed(target, "__dbt_backup"))?;
-    if conn.relation_kind(target)?.is_none() {
-        // Nothing to swap out: create in place (atomic on its own).
-        return in_transaction(conn, |conn| {
-            run_hooks(conn, &req.pre_hooks)?;
-            let sql = conn.create_table_as_sql(target, req.compiled_sql, false);
-            conn.execute(&sql)?;
-            run_hooks(conn, &req.post_hooks)
-        });
-    }
+    // Nothing to swap out on a first build: create in place (atomic on its own).
+    let in_place = conn.relation_kind(target)?.is_none();
+    let build_as = if in_place { target } else { &tmp };
     in_transaction(conn, |conn| {
         run_hooks(conn, &req.pre_hooks)?;
-        let sql = conn.create_table_as_sql(&tmp, req.compiled_sql, false);
+        let sql = match kind {
+            RelationKind::View => conn.create_view_as_sql(build_as, req.compiled_sql),
+            RelationKind::Table => conn.create_table_as_sql(build_as, req.compiled_sql, false),
+        };
         conn.execute(&sql)?;
-        swap_into_place(conn, &tmp, RelationKind::Table, target)?;
+        if !in_place {
+            swap_into_place(conn, &tmp, kind, target)?;
+        }
         run_hooks(conn, &req.post_hooks)
     })
 }

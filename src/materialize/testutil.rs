@@ -1,13 +1,12 @@
 //! Test helpers: a `:memory:` DuckDB connection and minimal nodes.
 
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
 use super::{MaterializeError, MaterializeOutcome, MaterializeRequest, materialize};
 use crate::adapter::duckdb::{DuckDbAdapter, DuckDbConnection};
 use crate::adapter::{Connection, Relation};
-use crate::manifest::{DependsOn, Node, NodeConfig, ResourceType};
+use crate::manifest::{Node, NodeConfig, ResourceType};
 
 pub(crate) fn conn() -> DuckDbConnection {
     let adapter = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open duckdb");
@@ -33,33 +32,12 @@ pub(crate) fn node(resource_type: ResourceType, name: &str, config: &[(&str, Val
         path: format!("{name}.sql"),
         original_file_path: format!("{folder}/{name}.sql"),
         file: PathBuf::from(format!("/project/{folder}/{name}.sql")),
-        span: None,
         fqn: vec!["p".into(), name.into()],
-        raw_code: String::new(),
-        language: "sql".into(),
-        checksum: String::new(),
         config: cfg,
-        unrendered_config: Map::new(),
         database: "memory".into(),
         schema: "main".into(),
         alias: name.into(),
-        tags: vec![],
-        description: String::new(),
-        columns: IndexMap::new(),
-        meta: Map::new(),
-        docs_show: true,
-        patch_path: None,
-        refs: vec![],
-        sources: vec![],
-        depends_on: DependsOn::default(),
-        test_metadata: None,
-        column_name: None,
-        attached_node: None,
-        version: None,
-        latest_version: None,
-        group: None,
-        access: None,
-        seed_file: None,
+        ..Node::default()
     }
 }
 

@@ -280,35 +280,15 @@ impl NodeParser<'_> {
             path: f.resource_path.clone(),
             original_file_path: f.original_file_path.clone(),
             file: f.path.clone(),
-            span: None,
             fqn,
             // dbt strips the file; only trailing whitespace is dropped here so
             // that render-error offsets still map onto the file.
             raw_code: if kind == ResourceType::Seed { String::new() } else { f.text.trim_end().to_string() },
-            language: "sql".into(),
             checksum: file_checksum(&f.text),
-            config: NodeConfig::default(),
-            unrendered_config: Map::new(),
             database: String::new(),
             schema: String::new(),
             alias: String::new(),
-            tags: vec![],
-            description: String::new(),
-            columns: Default::default(),
-            meta: Map::new(),
-            docs_show: true,
-            patch_path: None,
-            refs: vec![],
-            sources: vec![],
-            depends_on: DependsOn::default(),
-            test_metadata: None,
-            column_name: None,
-            attached_node: None,
-            version: None,
-            latest_version: None,
-            group: None,
-            access: None,
-            seed_file: None,
+            ..Node::default()
         }
     }
 
