@@ -297,3 +297,19 @@ fn compile_show_and_clean() {
     out.assert_code(0);
     assert!(!p.path().join("target").exists());
 }
+
+#[test]
+fn macro_properties_document_macros() {
+    let p = project(&[
+        ("macros/m.sql", "{% macro cents(col) %}{{ col }} / 100{% endmacro %}"),
+        ("macros/m.yml", "version: 2\nmacros:\n  - name: cents\n    description: Cents to dollars.\n    arguments:\n      - name: col\n        type: column\n        description: An amount in cents.\n"),
+        ("models/a.sql", "select {{ cents(250) }} as d"),
+    ]);
+    rdbt_in(p.path(), &["parse"]).assert_code(0);
+    let m = read_json(&p.path().join("target/manifest.json"));
+    let mac = &m["macros"]["macro.p.cents"];
+    assert_eq!(mac["description"], "Cents to dollars.");
+    assert_eq!(mac["arguments"][0]["name"], "col");
+    assert_eq!(mac["arguments"][0]["type"], "column");
+    assert_eq!(mac["patch_path"], "p://macros/m.yml");
+}

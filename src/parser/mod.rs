@@ -101,6 +101,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     p.sources();
     p.generic_tests();
     p.exposures_and_groups();
+    p.patch_macros();
     p.check_unpatched();
     let warnings = p.resolve_dependencies();
     render_descriptions(&mut manifest, &mut diags);
@@ -669,6 +670,24 @@ impl NodeParser<'_> {
                     depends_on: DependsOn::default(),
                 },
             );
+        }
+    }
+
+    /// `macros:` entries document macros of their own package.
+    fn patch_macros(&mut self) {
+        for p in &self.props.macro_patches {
+            let uid = format!("macro.{}.{}", p.package, p.name);
+            let Some(m) = self.manifest.macros.get_mut(&uid) else {
+                self.diags.push(
+                    Diagnostic::warning("unknown-patch", format!("macro '{}' is described in YAML but not defined in package '{}'", p.name, p.package))
+                        .in_file(self.config.project(&p.package).map_or_else(|| std::path::PathBuf::from(&p.original_file_path), |pr| pr.root.join(&p.original_file_path))),
+                );
+                continue;
+            };
+            m.description = p.description.clone();
+            m.meta = p.meta.clone();
+            m.patch_path = Some(format!("{}://{}", p.package, p.original_file_path));
+            m.arguments = p.arguments.iter().map(|(name, ty, description)| MacroArgument { name: name.clone(), r#type: ty.clone(), description: description.clone() }).collect();
         }
     }
 

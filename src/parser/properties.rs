@@ -97,8 +97,21 @@ pub struct GroupDecl {
     pub original_file_path: String,
 }
 
+/// A `macros:` entry: documentation for a macro.
+#[derive(Debug, Clone)]
+pub struct MacroPatch {
+    pub package: String,
+    pub name: String,
+    pub original_file_path: String,
+    pub description: String,
+    /// (name, type, description) of each documented argument.
+    pub arguments: Vec<(String, Option<String>, String)>,
+    pub meta: Map<String, Value>,
+}
+
 #[derive(Debug, Default)]
 pub struct Properties {
+    pub macro_patches: Vec<MacroPatch>,
     pub patches: BTreeMap<(ResourceType, String, String), Patch>,
     pub sources: Vec<SourceTable>,
     pub tests: Vec<TestDecl>,
@@ -278,6 +291,28 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
                     tags: string_or_list(e.get("tags")),
                     meta: obj(e.get("meta")),
                     depends_on: e.get("depends_on").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| s(Some(v))).collect()).unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(list) = doc.get("macros").and_then(Value::as_array) {
+            for m in list {
+                let Some(name) = s(m.get("name")) else { continue };
+                let arguments = m
+                    .get("arguments")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|arg| Some((s(arg.get("name"))?, s(arg.get("type")), s(arg.get("description")).unwrap_or_default())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                props.macro_patches.push(MacroPatch {
+                    package: f.package.clone(),
+                    name,
+                    original_file_path: f.original_file_path.clone(),
+                    description: s(m.get("description")).unwrap_or_default(),
+                    arguments,
+                    meta: obj(m.get("meta")),
                 });
             }
         }
