@@ -313,3 +313,27 @@ fn macro_properties_document_macros() {
     assert_eq!(mac["arguments"][0]["type"], "column");
     assert_eq!(mac["patch_path"], "p://macros/m.yml");
 }
+
+#[test]
+fn introspective_jinja_runs_against_the_database_at_compile_time() {
+    let p = project(&[
+        ("models/base.sql", "select 1 as id, 'a' as kind union all select 2, 'b' union all select 3, 'b'"),
+        (
+            "models/pivot.sql",
+            r#"{%- set q -%}select distinct kind from {{ ref('base') }} order by 1{%- endset -%}
+{%- set kinds = run_query(q).columns[0].values() if execute else [] -%}
+{% call statement('n', fetch_result=True) %}select count(*) from {{ ref('base') }}{% endcall %}
+{%- set n = load_result('n')['data'][0][0] if execute else 0 %}
+{%- set cols = adapter.get_columns_in_relation(ref('base')) %}
+select {% for k in kinds %}sum(case when kind = '{{ k }}' then 1 else 0 end) as n_{{ k }}, {% endfor %}{{ n }} as total,
+  '{{ cols | map(attribute="name") | join(",") }}' as columns_seen, '{{ this.schema }}.{{ this.identifier }}' as me
+from {{ ref('base') }}"#,
+        ),
+    ]);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let row: (i64, i64, i64, String, String) = db
+        .query_row("select n_a, n_b, total, columns_seen, me from main.pivot", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap();
+    assert_eq!(row, (1, 2, 3, "id,kind".into(), "main.pivot".into()));
+}
