@@ -337,3 +337,13 @@ from {{ ref('base') }}"#,
         .unwrap();
     assert_eq!(row, (1, 2, 3, "id,kind".into(), "main.pivot".into()));
 }
+
+#[test]
+fn require_dbt_version_is_enforced() {
+    let ok = project(&[("dbt_project.yml", "name: p\nprofile: p\nrequire-dbt-version: [\">=1.5.0\", \"<2.0.0\"]\n"), ("models/a.sql", "select 1 as id")]);
+    rdbt_in(ok.path(), &["parse"]).assert_code(0);
+    let too_new = project(&[("dbt_project.yml", "name: p\nprofile: p\nrequire-dbt-version: \">=2.0.0\"\n"), ("models/a.sql", "select 1 as id")]);
+    let out = rdbt_in(too_new.path(), &["parse"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("dbt_project.yml:3:1: error[project]") && out.stderr.contains(">=2.0.0"), "{}", out.stderr);
+}

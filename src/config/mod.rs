@@ -198,6 +198,15 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
             return Err(errors);
         }
     }
+    let mut errors = Diagnostics::default();
+    for p in std::iter::once(&root).chain(packages.iter()) {
+        if let Err(d) = check_required_version(p, crate::artifacts::DBT_VERSION) {
+            errors.push(d);
+        }
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
     let target = load_target(&root, flags, &project_dir, &cli_vars)?;
     Ok(Config { root, packages, target, cli_vars, flags: flags.clone() })
 }
@@ -335,6 +344,40 @@ pub fn load_project(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project
         name,
         raw: m,
     })
+}
+
+/// `require-dbt-version`: every constraint (`>=1.5.0`, `<2.0.0`, `1.11.x`
+/// style exact versions) must hold for the dbt version rdbt implements.
+pub fn check_required_version(project: &Project, version: &str) -> Result<(), Diagnostic> {
+    let parse = |v: &str| -> Option<Vec<u64>> { v.trim().trim_start_matches('v').split('.').map(|p| p.trim().parse().ok()).collect() };
+    let Some(have) = parse(version) else { return Ok(()) };
+    let constraints: Vec<String> = project.require_dbt_version.iter().flat_map(|c| c.split(',').map(|s| s.trim().to_string())).filter(|c| !c.is_empty()).collect();
+    for c in &constraints {
+        let (op, v) = ["==", ">=", "<=", "!=", ">", "<", "="].iter().find_map(|op| c.strip_prefix(op).map(|v| (*op, v))).unwrap_or(("==", c.as_str()));
+        let Some(want) = parse(v) else {
+            let span = std::fs::read_to_string(&project.file).ok().and_then(|t| Span::find(&t, c, 0));
+            return Err(Diagnostic::error("project", format!("cannot read the version constraint '{c}' in require-dbt-version")).in_file(&project.file).with_span(span));
+        };
+        let ord = have.cmp(&want);
+        let ok = match op {
+            ">=" => ord.is_ge(),
+            "<=" => ord.is_le(),
+            ">" => ord.is_gt(),
+            "<" => ord.is_lt(),
+            "!=" => ord.is_ne(),
+            _ => ord.is_eq(),
+        };
+        if !ok {
+            let span = std::fs::read_to_string(&project.file).ok().and_then(|t| Span::find(&t, "require-dbt-version", 0));
+            return Err(Diagnostic::error(
+                "project",
+                format!("project '{}' requires dbt {} but rdbt implements dbt {version}", project.name, constraints.join(", ")),
+            )
+            .in_file(&project.file)
+            .with_span(span));
+        }
+    }
+    Ok(())
 }
 
 /// profiles.yml: `--profiles-dir`, then `DBT_PROFILES_DIR`, then the project
