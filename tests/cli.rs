@@ -347,3 +347,22 @@ fn require_dbt_version_is_enforced() {
     out.assert_code(2);
     assert!(out.stderr.contains("dbt_project.yml:3:1: error[project]") && out.stderr.contains(">=2.0.0"), "{}", out.stderr);
 }
+
+#[test]
+fn quoting_policy_applies_to_rendered_relations() {
+    let p = project(&[
+        ("dbt_project.yml", "name: p\nprofile: p\nquoting:\n  database: false\n  schema: false\n  identifier: false\n"),
+        ("models/a.sql", "select 1 as id"),
+        ("models/b.sql", "select * from {{ ref('a') }} -- {{ this }}"),
+        ("models/s.yml", "version: 2\nsources:\n  - name: raw\n    schema: main\n    quoting:\n      identifier: true\n    tables:\n      - name: a\n"),
+        ("models/c.sql", "-- depends_on: {{ ref('a') }}\nselect * from {{ source('raw', 'a') }}"),
+    ]);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let b = std::fs::read_to_string(p.path().join("target/compiled/p/models/b.sql")).unwrap();
+    assert_eq!(b, "select * from p.main.a -- p.main.b");
+    let c = std::fs::read_to_string(p.path().join("target/compiled/p/models/c.sql")).unwrap();
+    assert_eq!(c, "-- depends_on: p.main.a\nselect * from p.main.\"a\"");
+    let m = read_json(&p.path().join("target/manifest.json"));
+    assert_eq!(m["nodes"]["model.p.b"]["relation_name"], "p.main.b");
+    assert_eq!(m["sources"]["source.p.raw.a"]["relation_name"], "p.main.\"a\"");
+}

@@ -467,7 +467,7 @@ fn node_json_indexed(node: &Node, manifest: &Manifest, tests: &TestsByNode<'_>, 
     put("build_path", opt_str(run.and_then(|r| r.build_path.as_deref())));
     put("unrendered_config", json!(node.unrendered_config));
     put("created_at", json!(created_at));
-    put("relation_name", opt_str(node.relation_name().as_deref()));
+    put("relation_name", opt_str(node.relation_name(manifest.quoting).as_deref()));
 
     if rt == ResourceType::Seed {
         put("raw_code", json!(""));

@@ -64,12 +64,12 @@ impl Resolver for ManifestResolver {
         }
         Ok(ResolvedRef::Relation(Relation::new(node.database.clone(), node.schema.clone(), node.alias.clone())))
     }
-    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+    fn resolve_source(&self, source: &str, table: &str) -> Result<(Relation, crate::manifest::QuotePolicy), String> {
         self.manifest
             .sources
             .values()
             .find(|s| s.source_name == source && s.name == table)
-            .map(|s| Relation::new(s.database.clone(), s.schema.clone(), s.identifier.clone()))
+            .map(|s| (Relation::new(s.database.clone(), s.schema.clone(), s.identifier.clone()), self.manifest.quoting.overridden_by(&s.quoting)))
             .ok_or_else(|| format!("source('{source}', '{table}') is not defined"))
     }
 }

@@ -110,6 +110,11 @@ impl Config {
     pub fn project(&self, name: &str) -> Option<&Project> {
         self.all_projects().find(|p| p.name == name)
     }
+    /// The root project's `quoting:` policy.
+    pub fn quote_policy(&self) -> crate::manifest::QuotePolicy {
+        crate::manifest::QuotePolicy::default().overridden_by(&self.root.quoting)
+    }
+
     pub fn threads(&self) -> usize {
         self.flags.threads.unwrap_or(self.target.threads).max(1)
     }

@@ -140,7 +140,8 @@ pub enum Phase {
 /// Resolves `ref()`/`source()` to relations while compiling.
 pub trait Resolver: Send + Sync {
     fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<ResolvedRef, String>;
-    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+    /// The source's relation and how its name is quoted.
+    fn resolve_source(&self, source: &str, table: &str) -> Result<(Relation, crate::manifest::QuotePolicy), String>;
 }
 
 #[derive(Debug, Clone)]
@@ -275,7 +276,7 @@ impl NodeCtx {
             "var" => Value::from_object(VarFn { ctx: ctx(), package: package.to_string() }),
             "env_var" => Value::from_function(env_var_fn),
             "this" => match &self.this {
-                Some(r) => Value::from_object(RelationObj::new(r.clone())),
+                Some(r) => Value::from_object(RelationObj::quoted_as(r.clone(), self.globals.config.quote_policy())),
                 None => Value::from(()),
             },
             "model" => self.model.clone(),

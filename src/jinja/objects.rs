@@ -44,11 +44,24 @@ pub struct RelationObj {
     pub include_database: bool,
     pub include_schema: bool,
     pub include_identifier: bool,
+    pub quoting: crate::manifest::QuotePolicy,
 }
 
 impl RelationObj {
     pub fn new(relation: Relation) -> RelationObj {
-        RelationObj { relation, kind: None, cte: None, include_database: true, include_schema: true, include_identifier: true }
+        RelationObj {
+            relation,
+            kind: None,
+            cte: None,
+            include_database: true,
+            include_schema: true,
+            include_identifier: true,
+            quoting: crate::manifest::QuotePolicy::default(),
+        }
+    }
+    /// A relation rendered with the project's `quoting:` policy.
+    pub fn quoted_as(relation: Relation, quoting: crate::manifest::QuotePolicy) -> RelationObj {
+        RelationObj { quoting, ..RelationObj::new(relation) }
     }
     pub fn from_value(v: &Value) -> Option<Relation> {
         if let Some(r) = v.downcast_object_ref::<RelationObj>() {
@@ -60,16 +73,16 @@ impl RelationObj {
         if let Some(cte) = &self.cte {
             return cte.clone();
         }
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let q = crate::manifest::QuotePolicy::quote_part;
         let mut parts = Vec::new();
         if self.include_database && !self.relation.database.is_empty() {
-            parts.push(q(&self.relation.database));
+            parts.push(q(self.quoting.database, &self.relation.database));
         }
         if self.include_schema && !self.relation.schema.is_empty() {
-            parts.push(q(&self.relation.schema));
+            parts.push(q(self.quoting.schema, &self.relation.schema));
         }
         if self.include_identifier {
-            parts.push(q(&self.relation.identifier));
+            parts.push(q(self.quoting.identifier, &self.relation.identifier));
         }
         parts.join(".")
     }
@@ -171,7 +184,7 @@ impl Object for RefFn {
             return Ok(Value::from_object(RelationObj::new(Relation::new(target.database.clone(), target.schema.clone(), name))));
         };
         match resolver.resolve_ref(&self.package, &call).map_err(err)? {
-            ResolvedRef::Relation(r) => Ok(Value::from_object(RelationObj::new(r))),
+            ResolvedRef::Relation(r) => Ok(Value::from_object(RelationObj::quoted_as(r, self.ctx.globals.config.quote_policy()))),
             ResolvedRef::Ephemeral { unique_id, cte_name } => {
                 self.ctx.record(|r| {
                     if !r.ephemerals.contains(&unique_id) {
@@ -203,7 +216,10 @@ impl Object for SourceFn {
         });
         let target = &self.ctx.globals.config.target;
         match (&self.ctx.globals.resolver, self.ctx.phase) {
-            (Some(res), Phase::Execute) => Ok(Value::from_object(RelationObj::new(res.resolve_source(&source, &table).map_err(err)?))),
+            (Some(res), Phase::Execute) => {
+                let (relation, quoting) = res.resolve_source(&source, &table).map_err(err)?;
+                Ok(Value::from_object(RelationObj::quoted_as(relation, quoting)))
+            }
             _ => Ok(Value::from_object(RelationObj::new(Relation::new(target.database.clone(), source, table)))),
         }
     }

@@ -265,14 +265,50 @@ impl Node {
     pub fn is_ephemeral(&self) -> bool {
         self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
     }
-    /// `"database"."schema"."alias"`, dbt-duckdb's relation name.
-    pub fn relation_name(&self) -> Option<String> {
+    /// `"database"."schema"."alias"` (quoted as `policy` says), for nodes
+    /// that build a relation.
+    pub fn relation_name(&self, policy: QuotePolicy) -> Option<String> {
         match self.resource_type {
             ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot if !self.is_ephemeral() => {
-                Some(quote_relation(&self.database, &self.schema, &self.alias))
+                Some(policy.render(&self.database, &self.schema, &self.alias))
             }
             _ => None,
         }
+    }
+}
+
+/// Which parts of a relation name are quoted (`quoting:` in
+/// dbt_project.yml or on a source); dbt-duckdb quotes all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuotePolicy {
+    pub database: bool,
+    pub schema: bool,
+    pub identifier: bool,
+}
+
+impl Default for QuotePolicy {
+    fn default() -> QuotePolicy {
+        QuotePolicy { database: true, schema: true, identifier: true }
+    }
+}
+
+impl QuotePolicy {
+    /// `base` with the booleans set in a `quoting:` mapping.
+    pub fn overridden_by(self, quoting: &Map<String, Value>) -> QuotePolicy {
+        let get = |k: &str, d: bool| quoting.get(k).and_then(Value::as_bool).unwrap_or(d);
+        QuotePolicy { database: get("database", self.database), schema: get("schema", self.schema), identifier: get("identifier", self.identifier) }
+    }
+    pub fn quote_part(quote: bool, s: &str) -> String {
+        if quote { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    }
+    pub fn render(&self, database: &str, schema: &str, identifier: &str) -> String {
+        let mut parts = Vec::with_capacity(3);
+        if !database.is_empty() {
+            parts.push(Self::quote_part(self.database, database));
+        }
+        parts.push(Self::quote_part(self.schema, schema));
+        parts.push(Self::quote_part(self.identifier, identifier));
+        parts.join(".")
     }
 }
 
@@ -388,6 +424,8 @@ pub struct Group {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Manifest {
     pub project_name: String,
+    /// The project's `quoting:` policy for relation names.
+    pub quoting: QuotePolicy,
     pub nodes: BTreeMap<String, Node>,
     pub sources: BTreeMap<String, SourceDefinition>,
     pub macros: BTreeMap<String, Macro>,

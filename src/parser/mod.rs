@@ -49,7 +49,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
         files.extend(f);
         diags.0.extend(d);
     }
-    let mut manifest = Manifest { project_name: config.root.name.clone(), ..Default::default() };
+    let mut manifest = Manifest { project_name: config.root.name.clone(), quoting: config.quote_policy(), ..Default::default() };
 
     // 1. Macros (built-in, then every package's) and docs blocks.
     let mut env = JinjaEnv::new();
@@ -451,7 +451,7 @@ impl NodeParser<'_> {
             let database = s.database.clone().unwrap_or_else(|| self.config.target.database.clone());
             let schema = s.schema.clone().unwrap_or_else(|| s.source_name.clone());
             let identifier = s.identifier.clone().unwrap_or_else(|| s.name.clone());
-            let relation_name = quote_relation(&database, &schema, &identifier);
+            let relation_name = self.config.quote_policy().overridden_by(&s.quoting).render(&database, &schema, &identifier);
             self.manifest.sources.insert(
                 uid.clone(),
                 SourceDefinition {

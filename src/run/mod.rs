@@ -342,7 +342,7 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         }
     };
     let mut timing = vec![TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end }];
-    let relation_name = node.relation_name();
+    let relation_name = node.relation_name(rt.manifest.quoting);
     if opts.compile_only || node.resource_type == ResourceType::Analysis {
         return Done {
             result: RunResult {
