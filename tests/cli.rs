@@ -366,3 +366,14 @@ fn quoting_policy_applies_to_rendered_relations() {
     assert_eq!(m["nodes"]["model.p.b"]["relation_name"], "p.main.b");
     assert_eq!(m["sources"]["source.p.raw.a"]["relation_name"], "p.main.\"a\"");
 }
+
+#[test]
+fn global_flags_go_before_or_after_the_command() {
+    let p = project(&[("models/a.sql", "select 1 as id")]);
+    rdbt_in(p.path(), &["--threads", "1", "run", "--target", "dev"]).assert_code(0);
+    let out = rdbt_in(p.path(), &["--log-format", "json", "ls"]);
+    out.assert_code(0);
+    let out = rdbt_in(p.path(), &["run", "--target", "nope"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("target 'nope' not found"), "{}", out.stderr);
+}

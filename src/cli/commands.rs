@@ -12,21 +12,21 @@ use crate::run::output::{LogFormat, Output};
 use crate::run::results::{RunResult, RunResults, RunStatus};
 use crate::run::{RunOptions, Runtime};
 
-pub fn dispatch(command: Command) -> i32 {
+pub fn dispatch(command: Command, common: &Common) -> i32 {
     match command {
-        Command::Build { sel, run, common } => run_nodes(&common, &sel, &run, "build"),
-        Command::Run { sel, run, common } => run_nodes(&common, &sel, &run, "run"),
-        Command::Test { sel, run, common } => run_nodes(&common, &sel, &run, "test"),
-        Command::Seed { sel, run, common } => run_nodes(&common, &sel, &run, "seed"),
-        Command::Compile { sel, inline, common } => match inline {
-            Some(sql) => show_or_compile_inline(&common, &sql, None),
-            None => run_nodes(&common, &sel, &RunFlags::default(), "compile"),
+        Command::Build { sel, run } => run_nodes(common, &sel, &run, "build"),
+        Command::Run { sel, run } => run_nodes(common, &sel, &run, "run"),
+        Command::Test { sel, run } => run_nodes(common, &sel, &run, "test"),
+        Command::Seed { sel, run } => run_nodes(common, &sel, &run, "seed"),
+        Command::Compile { sel, inline } => match inline {
+            Some(sql) => show_or_compile_inline(common, &sql, None),
+            None => run_nodes(common, &sel, &RunFlags::default(), "compile"),
         },
-        Command::Parse { common } => parse(&common),
-        Command::Ls { sel, output, common } => ls(&common, &sel, &output),
-        Command::Show { sel, inline, limit, common } => show(&common, &sel, inline.as_deref(), limit),
-        Command::Debug { common } => debug(&common),
-        Command::Clean { common } => clean(&common),
+        Command::Parse => parse(common),
+        Command::Ls { sel, output } => ls(common, &sel, &output),
+        Command::Show { sel, inline, limit } => show(common, &sel, inline.as_deref(), limit),
+        Command::Debug => debug(common),
+        Command::Clean => clean(common),
     }
 }
 

@@ -17,6 +17,9 @@ pub mod invocation;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Flags every command takes, before or after the command name.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -81,8 +84,6 @@ pub enum Command {
         sel: Selection,
         #[command(flatten)]
         run: RunFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Build models.
     Run {
@@ -90,8 +91,6 @@ pub enum Command {
         sel: Selection,
         #[command(flatten)]
         run: RunFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Run data tests.
     Test {
@@ -99,8 +98,6 @@ pub enum Command {
         sel: Selection,
         #[command(flatten)]
         run: RunFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Load seed CSVs.
     Seed {
@@ -108,8 +105,6 @@ pub enum Command {
         sel: Selection,
         #[command(flatten)]
         run: RunFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Render SQL into target/compiled without running it.
     Compile {
@@ -118,14 +113,9 @@ pub enum Command {
         /// Compile this SQL instead of project nodes.
         #[arg(long)]
         inline: Option<String>,
-        #[command(flatten)]
-        common: Common,
     },
     /// Parse the project and write target/manifest.json.
-    Parse {
-        #[command(flatten)]
-        common: Common,
-    },
+    Parse,
     /// List selected resources.
     #[command(alias = "list")]
     Ls {
@@ -134,8 +124,6 @@ pub enum Command {
         /// name, path, selector, json
         #[arg(long, short = 'o', default_value = "selector")]
         output: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// Run a model's (or inline) query and print the rows.
     Show {
@@ -146,19 +134,11 @@ pub enum Command {
         /// Rows to show (-1 for all).
         #[arg(long, default_value_t = 5)]
         limit: i64,
-        #[command(flatten)]
-        common: Common,
     },
     /// Check the project, profile and connection.
-    Debug {
-        #[command(flatten)]
-        common: Common,
-    },
+    Debug,
     /// Delete the project's clean-targets.
-    Clean {
-        #[command(flatten)]
-        common: Common,
-    },
+    Clean,
 }
 
 impl Common {
@@ -199,5 +179,5 @@ where
             return code;
         }
     };
-    commands::dispatch(cli.command)
+    commands::dispatch(cli.command, &cli.common)
 }
