@@ -377,3 +377,20 @@ fn global_flags_go_before_or_after_the_command() {
     out.assert_code(2);
     assert!(out.stderr.contains("target 'nope' not found"), "{}", out.stderr);
 }
+
+#[test]
+fn run_operation_calls_a_macro_with_args() {
+    let p = project(&[(
+        "macros/ops.sql",
+        "{% macro make_table(name, n=1) %}{% do run_query('create table main.' ~ name ~ ' as select ' ~ n ~ ' as v') %}{% endmacro %}\n{% macro broken() %}{{ exceptions.raise_compiler_error('nope') }}{% endmacro %}",
+    )]);
+    rdbt_in(p.path(), &["run-operation", "make_table", "--args", "{name: t, n: 7}"]).assert_code(0);
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let v: i64 = db.query_row("select v from main.t", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 7);
+    drop(db);
+    let out = rdbt_in(p.path(), &["run-operation", "broken"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("macros/ops.sql:2:") && out.stderr.contains("nope"), "{}", out.stderr);
+    rdbt_in(p.path(), &["run-operation", "no_such_macro"]).assert_code(2);
+}

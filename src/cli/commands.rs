@@ -26,6 +26,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Ls { sel, output } => ls(common, &sel, &output),
         Command::Show { sel, inline, limit } => show(common, &sel, inline.as_deref(), limit),
         Command::Debug => debug(common),
+        Command::RunOperation { macro_name, args } => run_operation(common, &macro_name, args.as_deref()),
         Command::Clean => clean(common),
     }
 }
@@ -409,6 +410,56 @@ pub fn render_table(r: &crate::adapter::QueryResult) -> String {
         out.push(line(row.iter().map(cell).collect()));
     }
     out.join("\n")
+}
+
+fn run_operation(common: &Common, macro_name: &str, args: Option<&str>) -> i32 {
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let kwargs = match args.map(|a| serde_yaml::from_str::<serde_yaml::Value>(a)) {
+        None => serde_json::Map::new(),
+        Some(Ok(v)) => match crate::config::yaml::to_json(v) {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => return fail(&inv, Diagnostic::error("args", format!("--args must be a YAML mapping, got {other}"))),
+        },
+        Some(Err(e)) => return fail(&inv, Diagnostic::error("args", format!("--args is not valid YAML: {e}"))),
+    };
+    let root = inv.config.root.name.clone();
+    let def = match macro_name.split_once('.') {
+        Some((pkg, name)) => inv.jinja.macros.get(pkg, name),
+        None => inv.jinja.macros.resolve(&root, macro_name),
+    }
+    .cloned();
+    let Some(def) = def else {
+        return fail(&inv, Diagnostic::error("run-operation", format!("no macro named '{macro_name}' in the project or its packages")));
+    };
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let compiler = inv.compiler("run-operation", Some(adapter.clone()), &[]);
+    let conn = match adapter.connect() {
+        Ok(c) => Arc::new(std::sync::Mutex::new(c)),
+        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
+    };
+    let mut ctx = crate::jinja::NodeCtx::new(compiler.globals.clone(), inv.jinja.macros.clone(), crate::jinja::Phase::Execute, &root);
+    ctx.conn = Some(conn);
+    let ctx = Arc::new(ctx);
+    let pairs: Vec<(String, minijinja::Value)> = kwargs.iter().map(|(k, v)| (k.clone(), crate::jinja::jv(v))).collect();
+    let call_args = if pairs.is_empty() { vec![] } else { vec![minijinja::Value::from(minijinja::value::Kwargs::from_iter(pairs))] };
+    match inv.jinja.call_macro(&def, &ctx, &call_args) {
+        Ok(_) => {
+            inv.output.info(&format!("Ran operation {macro_name}"));
+            EXIT_OK
+        }
+        Err(e) => {
+            let d = crate::jinja::render_error_to_diagnostic(&e, &inv.jinja.macros, &def.file, def.offset, "run-operation");
+            inv.output.diagnostic(&d);
+            EXIT_FAILURE
+        }
+    }
 }
 
 fn debug(common: &Common) -> i32 {

@@ -137,6 +137,13 @@ pub enum Command {
     },
     /// Check the project, profile and connection.
     Debug,
+    /// Call a macro (`name` or `package.name`) with `--args`, executing its statements.
+    RunOperation {
+        macro_name: String,
+        /// Keyword arguments as YAML, e.g. '{days: 7}'.
+        #[arg(long)]
+        args: Option<String>,
+    },
     /// Delete the project's clean-targets.
     Clean,
 }
