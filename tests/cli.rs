@@ -394,3 +394,24 @@ fn run_operation_calls_a_macro_with_args() {
     assert!(out.stderr.contains("macros/ops.sql:2:") && out.stderr.contains("nope"), "{}", out.stderr);
     rdbt_in(p.path(), &["run-operation", "no_such_macro"]).assert_code(2);
 }
+
+#[test]
+fn retry_reruns_failed_and_skipped_nodes() {
+    let p = project(&[
+        ("models/a.sql", "select * from {{ var('src', 'no_such_table') }}"),
+        ("models/b.sql", "select * from {{ ref('a') }}"),
+        ("models/c.sql", "select 1 as id"),
+    ]);
+    rdbt_in(p.path(), &["run"]).assert_code(1);
+    // Fix the failing model, then retry: only a and b run.
+    std::fs::write(p.path().join("models/a.sql"), "select 2 as id").unwrap();
+    let out = rdbt_in(p.path(), &["retry"]);
+    out.assert_code(0);
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let mut ids: Vec<&str> = rr["results"].as_array().unwrap().iter().map(|r| r["unique_id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["model.p.a", "model.p.b"]);
+    let out = rdbt_in(p.path(), &["retry"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("Nothing to retry"), "{}", out.stdout);
+}

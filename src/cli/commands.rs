@@ -26,6 +26,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Ls { sel, output } => ls(common, &sel, &output),
         Command::Show { sel, inline, limit } => show(common, &sel, inline.as_deref(), limit),
         Command::Debug => debug(common),
+        Command::Retry => retry(common),
         Command::RunOperation { macro_name, args } => run_operation(common, &macro_name, args.as_deref()),
         Command::Clean => clean(common),
     }
@@ -127,6 +128,48 @@ fn run_nodes(common: &Common, sel: &Selection, run: &RunFlags, which: &str) -> i
         Ok(p) => p,
         Err(d) => return fail(&inv, d),
     };
+    execute_plan(inv, plan, sel, run, which)
+}
+
+/// `retry`: the previous invocation's command, on the nodes that errored,
+/// failed or were skipped (read from target/run_results.json).
+fn retry(common: &Common) -> i32 {
+    let probe = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let path = probe.config.target_dir().join("run_results.json");
+    let previous: serde_json::Value = match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string())) {
+        Ok(v) => v,
+        Err(e) => return fail(&probe, Diagnostic::error("retry", format!("no previous run to retry: {}: {e}", path.display()))),
+    };
+    let which = previous["args"]["which"].as_str().unwrap_or("build").to_string();
+    if !matches!(which.as_str(), "build" | "run" | "test" | "seed" | "compile") {
+        return fail(&probe, Diagnostic::error("retry", format!("cannot retry a previous `{which}`")));
+    }
+    let redo: std::collections::BTreeSet<String> = previous["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| matches!(r["status"].as_str(), Some("error" | "fail" | "skipped" | "runtime error")))
+        .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
+        .filter(|id| probe.manifest.nodes.contains_key(id))
+        .collect();
+    let run = RunFlags { full_refresh: previous["args"]["full_refresh"].as_bool().unwrap_or(false), fail_fast: false };
+    drop(probe);
+    let inv = match load(common, Some(&run)) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if redo.is_empty() {
+        inv.output.info("Nothing to retry: the previous run had no errors, failures or skips.");
+        return EXIT_OK;
+    }
+    let plan = inv.graph.topo_order(&redo);
+    execute_plan(inv, plan, &Selection::default(), &run, &which)
+}
+
+fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFlags, which: &str) -> i32 {
     let out = inv.output.clone();
     out.info(&format!("Running with rdbt={} (dbt={})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION));
     out.info(&found_line(&inv));

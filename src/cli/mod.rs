@@ -137,6 +137,8 @@ pub enum Command {
     },
     /// Check the project, profile and connection.
     Debug,
+    /// Re-run what errored, failed or was skipped in the previous invocation.
+    Retry,
     /// Call a macro (`name` or `package.name`) with `--args`, executing its statements.
     RunOperation {
         macro_name: String,
