@@ -115,6 +115,9 @@ impl Invocation {
         let selectors = serde_json::Map::new();
         let t = Instant::now();
         let json = crate::artifacts::manifest_json_with(&self.manifest, &self.meta().generated_now(chrono::Utc::now()), runs, &selectors);
+        if std::env::var_os("RDBT_TIMINGS").is_some() {
+            eprintln!("timing: manifest.json tree {:.3}s", t.elapsed().as_secs_f64());
+        }
         let path = self.config.target_dir().join("manifest.json");
         if let Err(e) = crate::artifacts::write_json_atomic(&path, &json) {
             self.output.warn(&format!("could not write {}: {e}", path.display()));
