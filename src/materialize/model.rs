@@ -36,12 +36,19 @@ fn build(conn: &mut dyn Connection, req: &MaterializeRequest<'_>, kind: Relation
     // Nothing to swap out on a first build: create in place (atomic on its own).
     let in_place = conn.relation_kind(target)?.is_none();
     let build_as = if in_place { target } else { &tmp };
+    let create = |conn: &mut dyn Connection| match kind {
+        RelationKind::View => conn.create_view_as_sql(build_as, req.compiled_sql),
+        RelationKind::Table => conn.create_table_as_sql(build_as, req.compiled_sql, false),
+    };
+    if in_place && req.pre_hooks.is_empty() && req.post_hooks.is_empty() {
+        // One statement: atomic without an explicit transaction.
+        let sql = create(conn);
+        conn.execute(&sql)?;
+        return Ok(());
+    }
     in_transaction(conn, |conn| {
         run_hooks(conn, &req.pre_hooks)?;
-        let sql = match kind {
-            RelationKind::View => conn.create_view_as_sql(build_as, req.compiled_sql),
-            RelationKind::Table => conn.create_table_as_sql(build_as, req.compiled_sql, false),
-        };
+        let sql = create(conn);
         conn.execute(&sql)?;
         if !in_place {
             swap_into_place(conn, &tmp, kind, target)?;
