@@ -415,3 +415,11 @@ fn retry_reruns_failed_and_skipped_nodes() {
     out.assert_code(0);
     assert!(out.stdout.contains("Nothing to retry"), "{}", out.stdout);
 }
+
+#[test]
+fn model_is_in_the_context_while_parsing_and_compiling() {
+    let p = project(&[("models/a.sql", "{{ config(materialized='table') }}select '{{ model.name }}' as n, '{{ model.config.materialized }}' as m")]);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let compiled = std::fs::read_to_string(p.path().join("target/compiled/p/models/a.sql")).unwrap();
+    assert!(compiled.ends_with("select 'a' as n, 'table' as m"), "{compiled}");
+}

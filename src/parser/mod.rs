@@ -116,7 +116,27 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
 
 /// Renders one SQL file with `execute=false`, recording its calls.
 fn parse_render(env: &Arc<JinjaEnv>, globals: &Arc<Globals>, f: &SourceFile) -> Result<jinja::Recorded, Diagnostic> {
-    let ctx = Arc::new(NodeCtx::new(globals.clone(), env.macros.clone(), Phase::Parse, &f.package));
+    let mut ctx = NodeCtx::new(globals.clone(), env.macros.clone(), Phase::Parse, &f.package);
+    // dbt's parse context has the node being parsed as `model`.
+    let name = stem(&f.resource_path);
+    let kind = match f.kind {
+        FileKind::SingularTest => "test",
+        FileKind::Analysis => "analysis",
+        _ => "model",
+    };
+    ctx.model = jinja::jv(serde_json::json!({
+        "name": name,
+        "unique_id": format!("{kind}.{}.{name}", f.package),
+        "resource_type": kind,
+        "package_name": f.package,
+        "path": f.resource_path,
+        "original_file_path": f.original_file_path,
+        "config": {},
+        "tags": [],
+        "refs": [],
+        "sources": [],
+    }));
+    let ctx = Arc::new(ctx);
     let name = format!("{}:{}", f.package, f.original_file_path);
     env.render(&name, &f.text, &ctx).map_err(|e| jinja::render_error_to_diagnostic(&e, &env.macros, &f.path, 0, "jinja"))?;
     Ok(ctx.recorded())
