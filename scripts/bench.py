@@ -14,7 +14,7 @@ non-ephemeral models. Then, per tool, on its own copy of the project:
 are timed (wall clock) and printed as a table with the speed-up of rdbt over
 dbt-core and rdbt's build time per executed node.
 
-    scripts/bench.py                      # rdbt only, N = 1000 and 10000
+    scripts/bench.py                      # N = 1000 and 10000 (dbt-core at 1000 when installed)
     scripts/bench.py 1000                 # with dbt-core too when installed (minutes)
     scripts/bench.py 10000 --with-dbt     # dbt-core at 10,000 models too (over an hour)
     scripts/bench.py 200 --keep           # keep the generated projects
