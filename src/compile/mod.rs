@@ -119,16 +119,7 @@ impl Compiler {
         } else {
             self.jinja.render(&node.unique_id, &node.raw_code, &ctx).map_err(|e| self.diag(node, &e))?
         };
-        let rec = ctx.recorded();
-        let mut extra_ctes: Vec<(String, String)> = Vec::new();
-        for eph in &rec.ephemerals {
-            let compiled = self.compile_ephemeral(eph, conn.clone())?;
-            for (id, cte) in compiled.extra_ctes.iter().cloned().chain(std::iter::once((eph.clone(), cte_sql(&compiled)))) {
-                if !extra_ctes.iter().any(|(i, _)| *i == id) {
-                    extra_ctes.push((id, cte));
-                }
-            }
-        }
+        let extra_ctes = self.ephemeral_ctes(&ctx.recorded().ephemerals, &conn)?;
         let compiled_sql = inject_ctes(&sql, &extra_ctes);
         let render_hooks = |key: &str| -> Result<Vec<String>, Diagnostic> {
             node.config.hooks(key).iter().map(|h| self.jinja.render(&node.unique_id, h, &ctx).map_err(|e| self.diag(node, &e))).collect()
@@ -142,6 +133,21 @@ impl Compiler {
         })
     }
 
+    /// The CTEs for `ephemerals` (in first-use order), each preceded by
+    /// the ephemerals it uses itself, without duplicates.
+    fn ephemeral_ctes(&self, ephemerals: &[String], conn: &Option<SharedConnection>) -> Result<Vec<(String, String)>, Diagnostic> {
+        let mut ctes: Vec<(String, String)> = Vec::new();
+        for eph in ephemerals {
+            let compiled = self.compile_ephemeral(eph, conn.clone())?;
+            for (id, cte) in compiled.extra_ctes.iter().cloned().chain(std::iter::once((eph.clone(), cte_sql(&compiled)))) {
+                if !ctes.iter().any(|(i, _)| *i == id) {
+                    ctes.push((id, cte));
+                }
+            }
+        }
+        Ok(ctes)
+    }
+
     pub fn compile_ephemeral(&self, unique_id: &str, conn: Option<SharedConnection>) -> Result<Arc<CompiledNode>, Diagnostic> {
         if let Some(c) = self.ephemerals.lock().ok().and_then(|m| m.get(unique_id).cloned()) {
             return Ok(c);
@@ -150,15 +156,7 @@ impl Compiler {
         // Ephemeral models keep their CTEs separate; the caller flattens them.
         let ctx = self.context(node, false, conn.clone());
         let sql = self.jinja.render(&node.unique_id, &node.raw_code, &ctx).map_err(|e| self.diag(node, &e))?;
-        let mut extra_ctes = Vec::new();
-        for eph in ctx.recorded().ephemerals {
-            let inner = self.compile_ephemeral(&eph, conn.clone())?;
-            for (id, cte) in inner.extra_ctes.iter().cloned().chain(std::iter::once((eph.clone(), cte_sql(&inner)))) {
-                if !extra_ctes.iter().any(|(i, _): &(String, String)| *i == id) {
-                    extra_ctes.push((id, cte));
-                }
-            }
-        }
+        let extra_ctes = self.ephemeral_ctes(&ctx.recorded().ephemerals, &conn)?;
         let compiled = Arc::new(CompiledNode { unique_id: unique_id.to_string(), compiled_sql: sql, extra_ctes, pre_hooks: vec![], post_hooks: vec![] });
         if let Ok(mut m) = self.ephemerals.lock() {
             m.insert(unique_id.to_string(), compiled.clone());
@@ -243,15 +241,7 @@ impl Compiler {
         ctx.conn = conn.clone();
         let ctx = Arc::new(ctx);
         let sql = self.jinja.render("inline", sql, &ctx).map_err(|e| Diagnostic::error("compile", jinja::describe_error(&e)))?;
-        let mut extra_ctes = Vec::new();
-        for eph in ctx.recorded().ephemerals {
-            let c = self.compile_ephemeral(&eph, conn.clone())?;
-            for (id, cte) in c.extra_ctes.iter().cloned().chain(std::iter::once((eph.clone(), cte_sql(&c)))) {
-                if !extra_ctes.iter().any(|(i, _): &(String, String)| *i == id) {
-                    extra_ctes.push((id, cte));
-                }
-            }
-        }
+        let extra_ctes = self.ephemeral_ctes(&ctx.recorded().ephemerals, &conn)?;
         Ok(CompiledNode { unique_id: "inline".into(), compiled_sql: inject_ctes(&sql, &extra_ctes), extra_ctes, pre_hooks: vec![], post_hooks: vec![] })
     }
 
