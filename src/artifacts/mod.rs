@@ -16,7 +16,7 @@ mod run_results;
 #[cfg(test)]
 mod tests;
 
-pub use manifest::{NodeRunInfo, manifest_json, manifest_json_with, node_json};
+pub use manifest::{NodeRunInfo, manifest_json, manifest_json_with, node_json, write_manifest_atomic};
 pub use run_results::run_results_json;
 
 /// The dbt-core version rdbt reports in artifacts (`metadata.dbt_version`).
@@ -114,16 +114,24 @@ pub fn epoch_seconds(t: &DateTime<Utc>) -> f64 {
 /// over `path`, so readers never see a half-written artifact. Creates the
 /// parent directory.
 pub fn write_json_atomic(path: &Path, value: &Value) -> std::io::Result<()> {
+    write_atomic(path, |w| Ok(serde_json::to_writer(w, value)?))
+}
+
+/// Runs `write` into a temporary file next to `path`, then renames it over
+/// `path`; on any error the temporary file is removed and `path` is left as
+/// it was. No fsync: artifacts are rebuilt by the next run, and syncing a
+/// 50 MB manifest costs more than the rest of writing it.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "artifact".into());
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer(&mut w, value)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        write(&mut w)?;
         w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        drop(w);
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

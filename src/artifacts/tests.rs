@@ -494,3 +494,17 @@ fn schema_check_is_not_vacuous() {
     let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
     assert!(!validator.is_valid(&v));
 }
+
+#[test]
+fn streamed_manifest_is_byte_identical_to_the_tree() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let selectors = obj(json!({"nightly": {"name": "nightly", "definition": {"method": "tag", "value": "nightly"}}}));
+    for m in [tiny_manifest(), Manifest { project_name: PKG.into(), ..Manifest::default() }] {
+        let runs = run_infos(&m);
+        let path = dir.path().join("manifest.json");
+        write_manifest_atomic(&path, &m, &meta(), &runs, &selectors).unwrap_or_else(|e| panic!("{e}"));
+        let streamed = std::fs::read(&path).unwrap_or_default();
+        let tree = serde_json::to_vec(&manifest_json_with(&m, &meta(), &runs, &selectors)).unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&tree));
+    }
+}

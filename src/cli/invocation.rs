@@ -114,17 +114,11 @@ impl Invocation {
     pub fn write_manifest(&self, runs: &BTreeMap<String, crate::artifacts::NodeRunInfo>) {
         let selectors = serde_json::Map::new();
         let t = Instant::now();
-        let json = crate::artifacts::manifest_json_with(&self.manifest, &self.meta().generated_now(chrono::Utc::now()), runs, &selectors);
-        if std::env::var_os("RDBT_TIMINGS").is_some() {
-            eprintln!("timing: manifest.json tree {:.3}s", t.elapsed().as_secs_f64());
-        }
         let path = self.config.target_dir().join("manifest.json");
-        if let Err(e) = crate::artifacts::write_json_atomic(&path, &json) {
+        let meta = self.meta().generated_now(chrono::Utc::now());
+        if let Err(e) = crate::artifacts::write_manifest_atomic(&path, &self.manifest, &meta, runs, &selectors) {
             self.output.warn(&format!("could not write {}: {e}", path.display()));
         }
-        // Freeing a large manifest's JSON tree costs a quarter of a second
-        // at 10,000 models; the process exits soon, so skip it.
-        std::mem::forget(json);
         if std::env::var_os("RDBT_TIMINGS").is_some() {
             eprintln!("timing: manifest.json {:.3}s", t.elapsed().as_secs_f64());
         }
