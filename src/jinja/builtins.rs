@@ -36,6 +36,17 @@ pub fn add_filters(env: &mut Environment<'static>) {
     });
     env.add_filter("as_text", |v: Value| -> String { v.to_string() });
     env.add_filter("as_native", |v: Value| -> Value { v });
+    // Jinja2's `list` builds a new Python list: mutable here too.
+    env.add_filter("list", |v: Value| -> Result<Value, Error> {
+        match v.as_str() {
+            Some(s) => Ok(super::pyvalues::PyList::new_value(s.chars().map(Value::from).collect())),
+            None => Ok(super::pyvalues::PyList::new_value(v.try_iter()?.collect())),
+        }
+    });
+    // `|string` is Python's `str()`.
+    env.add_filter("string", |v: Value| -> Value {
+        if v.as_str().is_some() { v } else { Value::from(super::pyvalues::py_str(&v)) }
+    });
 }
 
 fn json_value(v: &Value) -> serde_json::Value {
@@ -54,7 +65,7 @@ pub fn function(name: &str) -> Option<Value> {
         }),
         "fromjson" => Value::from_function(|s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_json::from_str::<serde_json::Value>(&s) {
-                Ok(v) => Ok(crate::jinja::jv(&v)),
+                Ok(v) => Ok(crate::jinja::pyjv(&v)),
                 Err(e) => default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))),
             }
         }),
@@ -63,7 +74,7 @@ pub fn function(name: &str) -> Option<Value> {
         }),
         "fromyaml" => Value::from_function(|s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_yaml::from_str::<serde_yaml::Value>(&s) {
-                Ok(v) => Ok(crate::jinja::jv(&crate::config::yaml::to_json(v))),
+                Ok(v) => Ok(crate::jinja::pyjv(&crate::config::yaml::to_json(v))),
                 Err(e) => default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}"))),
             }
         }),
@@ -76,14 +87,11 @@ pub fn function(name: &str) -> Option<Value> {
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
             Ok(Value::from((0..n).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
         }),
-        "set" | "set_strict" => Value::from_function(|v: Value| -> Result<Value, Error> {
-            let mut out: Vec<Value> = Vec::new();
-            for item in v.try_iter()? {
-                if !out.contains(&item) {
-                    out.push(item);
-                }
+        "set" | "set_strict" => Value::from_function(|v: Option<Value>| -> Result<Value, Error> {
+            match v {
+                Some(v) => Ok(super::pyvalues::PySet::new_value(v.try_iter()?)),
+                None => Ok(super::pyvalues::PySet::new_value(Vec::new())),
             }
-            Ok(Value::from(out))
         }),
         "diff_of_two_dicts" => Value::from_function(|a: Value, b: Value| -> Result<Value, Error> {
             let mut out = BTreeMap::new();

@@ -19,6 +19,8 @@ use crate::manifest::{Manifest, RefCall};
 pub mod blocks;
 pub mod builtins;
 pub mod objects;
+pub mod pyvalues;
+pub mod rewrite;
 
 use objects::*;
 
@@ -68,9 +70,12 @@ pub struct JinjaEnv {
 impl JinjaEnv {
     pub fn new() -> JinjaEnv {
         let mut env = Environment::new();
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(pyvalues::unknown_method);
+        env.set_formatter(pyvalues::py_formatter);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
         minijinja_contrib::add_to_environment(&mut env);
+        env.add_function(pyvalues::LIST_FN, pyvalues::py_list_fn);
+        env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -81,6 +86,7 @@ impl JinjaEnv {
         let file = def.file.clone();
         let offset = def.offset;
         let uid = def.unique_id.clone();
+        let source = rewrite::rewrite_literals(&source, false).unwrap_or(source);
         if let Err(e) = self.env.add_template_owned(uid.clone(), source) {
             return Err(error_to_diagnostic(&e, &file, offset, "jinja-syntax"));
         }
@@ -102,7 +108,10 @@ impl JinjaEnv {
     /// `name` identifies the template in errors (the node's unique_id).
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
         let root = Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() });
-        self.env.render_named_str(name, source, root)
+        match rewrite::rewrite_literals(source, false) {
+            Some(rewritten) => self.env.render_named_str(name, &rewritten, root),
+            None => self.env.render_named_str(name, source, root),
+        }
     }
 
     /// Calls a macro by package and name with positional and keyword args.
@@ -502,7 +511,7 @@ pub fn describe_error(e: &Error) -> String {
 /// Maps a template error to a diagnostic in `file`, where the template's
 /// text starts at byte `offset`.
 pub fn error_to_diagnostic(e: &Error, file: &std::path::Path, offset: usize, code: &'static str) -> Diagnostic {
-    let span = e.range().map(|r| Span::new(offset + r.start, offset + r.end));
+    let span = e.range().map(|r| rewrite::original_range(e.template_source(), r)).map(|r| Span::new(offset + r.start, offset + r.end));
     let mut d = Diagnostic::error(code, describe_error(e)).in_file(file).with_span(span);
     if span.is_none() {
         if let Some(line) = e.line() {
@@ -553,10 +562,19 @@ pub fn jv<T: serde::Serialize>(v: T) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
+/// A serde value as a Jinja value with Python's mutable lists and dicts, for
+/// what templates receive to work with (`var()`, `config.get()`, `fromjson`).
+pub fn pyjv<T: serde::Serialize>(v: T) -> Value {
+    pyvalues::to_py(jv(v))
+}
+
 impl JinjaEnv {
     /// Evaluates one expression (`ref('x')`) in `ctx`, keeping objects.
     pub fn eval_expr(&self, expr: &str, ctx: &Arc<NodeCtx>) -> Result<Value, Error> {
-        let e = self.env.compile_expression(expr)?;
+        let e = match rewrite::rewrite_literals(expr, true) {
+            Some(rewritten) => self.env.compile_expression_owned(rewritten)?,
+            None => self.env.compile_expression(expr)?,
+        };
         e.eval(Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() }))
     }
 }

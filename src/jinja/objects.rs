@@ -265,16 +265,16 @@ impl Object for ConfigObj {
         let key = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).unwrap_or_default();
         let default = arg(pos, &kwargs, 1, "default");
         match method {
-            "get" => Ok(self.lookup(&key).map(|v| crate::jinja::jv(&v)).or(default).unwrap_or(Value::from(()))),
+            "get" => Ok(self.lookup(&key).map(|v| crate::jinja::pyjv(&v)).or(default).unwrap_or(Value::from(()))),
             "require" => match self.lookup(&key) {
-                Some(v) => Ok(crate::jinja::jv(&v)),
+                Some(v) => Ok(crate::jinja::pyjv(&v)),
                 None if self.ctx.phase == Phase::Parse => Ok(Value::from(())),
                 None => Err(err(format!("Required config '{key}' was not set"))),
             },
             "meta_get" => Ok(self
                 .lookup("meta")
                 .and_then(|m| m.get(&key).cloned())
-                .map(|v| crate::jinja::jv(&v))
+                .map(|v| crate::jinja::pyjv(&v))
                 .or(default)
                 .unwrap_or(Value::from(()))),
             "persist_relation_docs" | "persist_column_docs" => Ok(Value::from(false)),
@@ -303,7 +303,7 @@ impl Object for VarFn {
         let (pos, kwargs) = split_kwargs(args);
         let name = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).ok_or_else(|| err("var() needs a name"))?;
         if let Some(v) = self.ctx.globals.config.var(&self.package, &name) {
-            return Ok(crate::jinja::jv(&v));
+            return Ok(crate::jinja::pyjv(&v));
         }
         if pos.len() > 1 {
             return Ok(pos[1].clone());
