@@ -417,9 +417,7 @@ pub struct MacroCaller {
 
 impl Object for MacroCaller {
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        // A `{% call %}` block's `caller` belongs to the calling state and
-        // cannot run in the macro's new state: render it here, once.
-        let args = rebind_caller(state, args)?;
+        let (args, _scope) = rebind_caller(state, args)?;
         let tmpl = state.env().get_template(&self.def.unique_id)?;
         call_macro_template(&tmpl, &self.def, &self.ctx, &args)
     }
@@ -435,25 +433,30 @@ impl Object for MacroCaller {
     }
 }
 
-fn rebind_caller(state: &mut State<'_, '_>, args: &[Value]) -> Result<Vec<Value>, Error> {
-    let Some(last) = args.last().filter(|v| v.is_kwargs()) else { return Ok(args.to_vec()) };
+/// A `{% call %}` block's `caller` belongs to the calling state; the macro
+/// runs in a new state, so `caller` is replaced by a [`CallerBody`] that runs
+/// it back in the calling state. Keep the scope alive for the macro call.
+fn rebind_caller(state: &mut State<'_, '_>, args: &[Value]) -> Result<(Vec<Value>, Option<CallerScope>), Error> {
+    let Some(last) = args.last().filter(|v| v.is_kwargs()) else { return Ok((args.to_vec(), None)) };
     let kwargs = minijinja::value::Kwargs::try_from(last.clone())?;
     if !kwargs.has("caller") {
-        return Ok(args.to_vec());
+        return Ok((args.to_vec(), None));
     }
     let mut pairs: Vec<(String, Value)> = Vec::new();
+    let mut scope = None;
     for key in kwargs.args() {
         let v: Value = kwargs.peek(key)?;
         if key == "caller" {
-            let body = v.call(state, &[])?;
-            pairs.push((key.to_string(), Value::from_object(CallerBody(body))));
+            let (body, s) = CallerBody::new(v, state);
+            scope = Some(s);
+            pairs.push((key.to_string(), body));
         } else {
             pairs.push((key.to_string(), v));
         }
     }
     let mut out = args[..args.len() - 1].to_vec();
     out.push(Value::from(minijinja::value::Kwargs::from_iter(pairs)));
-    Ok(out)
+    Ok((out, scope))
 }
 
 /// `dbt_utils.star(...)`: macros of one package.

@@ -766,13 +766,62 @@ impl Object for DocFn {
     }
 }
 
-/// The body of a `{% call %}` block, rendered in the calling state.
-#[derive(Debug)]
-pub struct CallerBody(pub Value);
+/// The `caller` of a `{% call %}` block, passed into a macro that renders
+/// in its own template state.
+///
+/// minijinja only runs a block's body in the state that defined it, and the
+/// called macro runs in a new state (every macro is its own template). So the
+/// body keeps a pointer to the calling state, which `MacroCaller::call` holds
+/// borrowed for exactly as long as the macro runs; `alive` is cleared when that
+/// call returns, and the pointer is only used on the thread that made it.
+pub struct CallerBody {
+    caller: Value,
+    state: *mut State<'static, 'static>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::ThreadId,
+}
+
+// SAFETY: the raw state pointer is only dereferenced on the thread that
+// created it (checked in `call`), while the borrow it came from is live.
+unsafe impl Send for CallerBody {}
+unsafe impl Sync for CallerBody {}
+
+impl std::fmt::Debug for CallerBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerBody")
+    }
+}
+
+/// Clears `alive` when the macro call that lent the calling state returns.
+pub struct CallerScope(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CallerScope {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl CallerBody {
+    /// Wraps `caller` (a macro of `state`). The returned scope must be
+    /// dropped before the borrow of `state` ends.
+    pub fn new(caller: Value, state: &mut State<'_, '_>) -> (Value, CallerScope) {
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let ptr = state as *mut State<'_, '_> as *mut State<'static, 'static>;
+        let body = CallerBody { caller, state: ptr, alive: alive.clone(), thread: std::thread::current().id() };
+        (Value::from_object(body), CallerScope(alive))
+    }
+}
 
 impl Object for CallerBody {
-    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, _args: &[Value]) -> Result<Value, Error> {
-        Ok(self.0.clone())
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        if !self.alive.load(std::sync::atomic::Ordering::SeqCst) || std::thread::current().id() != self.thread {
+            return Err(err("caller() was called after its {% call %} block finished"));
+        }
+        // SAFETY: `alive` means the `MacroCaller::call` frame that holds the
+        // calling state's `&mut` borrow is still on this thread's stack and
+        // is not using it while the macro it called runs.
+        let state = unsafe { &mut *self.state };
+        self.caller.call(state, args)
     }
 }
 
