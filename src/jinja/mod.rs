@@ -45,6 +45,9 @@ pub struct MacroIndex {
     pub by_template: HashMap<String, Arc<MacroDef>>,
     pub root_package: String,
     pub dispatch: HashMap<String, Vec<String>>,
+    /// Macros (by unique_id) whose body mentions `kwargs` or `varargs`,
+    /// with the argument names of their signature.
+    pub variadic: HashMap<String, Vec<String>>,
 }
 
 impl MacroIndex {
@@ -86,12 +89,16 @@ impl JinjaEnv {
         let file = def.file.clone();
         let offset = def.offset;
         let uid = def.unique_id.clone();
+        let variadic = mentions_word(&source, "kwargs") || mentions_word(&source, "varargs");
         let source = rewrite::rewrite_literals(&source, false).unwrap_or(source);
         if let Err(e) = self.env.add_template_owned(uid.clone(), source) {
             return Err(error_to_diagnostic(&e, &file, offset, "jinja-syntax"));
         }
         let def = Arc::new(def);
         let index = Arc::get_mut(&mut self.macros).expect("macros are registered before rendering starts");
+        if variadic {
+            index.variadic.insert(uid.clone(), macro_arguments(&self.env, &uid, &def.name));
+        }
         index.by_template.insert(uid, def.clone());
         index.by_package.entry(def.package.clone()).or_default().insert(def.name.clone(), def);
         Ok(())
@@ -107,7 +114,7 @@ impl JinjaEnv {
     /// Renders `source` (a model, hook, test, or description) in `ctx`.
     /// `name` identifies the template in errors (the node's unique_id).
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
-        let root = Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() });
+        let root = Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone()));
         match rewrite::rewrite_literals(source, false) {
             Some(rewritten) => self.env.render_named_str(name, &rewritten, root),
             None => self.env.render_named_str(name, source, root),
@@ -128,15 +135,72 @@ impl Default for JinjaEnv {
 }
 
 fn call_macro_template(tmpl: &minijinja::Template<'_, '_>, def: &MacroDef, ctx: &Arc<NodeCtx>, args: &[Value]) -> Result<Value, Error> {
-    let root = Value::from_object(ScopedCtx { ctx: ctx.clone(), package: def.package.clone() });
-    let mut captured = tmpl.render_captured(root)?;
+    let scoped = Arc::new(ScopedCtx::new(ctx.clone(), def.package.clone()));
+    // `kwargs`/`varargs` must be in place before the template runs: a macro
+    // captures the free names it uses when it is defined.
+    let args = match ctx.macros.variadic.get(&def.unique_id) {
+        Some(names) => collect_extra_args(names, args, &scoped)?,
+        None => args.to_vec(),
+    };
+    let mut captured = tmpl.render_captured(Value::from_dyn_object(scoped))?;
     captured.with_state_mut(|st| {
-        let result = st.call_macro(&def.name, args);
+        let result = st.call_macro(&def.name, &args);
         if let Some(v) = st.get_temp(RETURN_SLOT) {
             return Ok(v);
         }
         result.map(Value::from_safe_string)
     })
+}
+
+/// The argument names of macro `name` defined by template `uid`.
+fn macro_arguments(env: &Environment<'static>, uid: &str, name: &str) -> Vec<String> {
+    let Ok(tmpl) = env.get_template(uid) else { return vec![] };
+    let Ok(captured) = tmpl.render_captured(Value::from(())) else { return vec![] };
+    captured
+        .state()
+        .lookup(name)
+        .and_then(|m| m.get_attr("arguments").ok())
+        .and_then(|a| a.try_iter().ok().map(|it| it.filter_map(|v| v.as_str().map(str::to_string)).collect()))
+        .unwrap_or_default()
+}
+
+/// Jinja2 gives a macro whose body mentions `kwargs` or `varargs` the
+/// keyword and positional arguments its signature does not name (dbt's
+/// generic tests rely on it: `kwargs.get('at_least')`). minijinja rejects
+/// them, so they are taken out here and exposed as names of this call.
+fn collect_extra_args(names: &[String], args: &[Value], scoped: &ScopedCtx) -> Result<Vec<Value>, Error> {
+    let (positional, kwargs) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Some(minijinja::value::Kwargs::try_from(last.clone())?)),
+        _ => (args, None),
+    };
+    let mut out: Vec<Value> = positional.iter().take(names.len()).cloned().collect();
+    let varargs: Vec<Value> = positional.iter().skip(names.len()).cloned().collect();
+    let mut extra = indexmap::IndexMap::new();
+    if let Some(kwargs) = kwargs {
+        let mut known = Vec::new();
+        for key in kwargs.args() {
+            let v: Value = kwargs.peek(key)?;
+            if names.iter().any(|n| n == key) || key == "caller" {
+                known.push((key.to_string(), v));
+            } else {
+                extra.insert(Value::from(key), v);
+            }
+        }
+        if !known.is_empty() {
+            out.push(Value::from(minijinja::value::Kwargs::from_iter(known)));
+        }
+    }
+    if let Ok(mut locals) = scoped.locals.lock() {
+        locals.insert("kwargs", pyvalues::PyDict::new_value(extra));
+        locals.insert("varargs", Value::from(minijinja::value::Tuple::from(varargs)));
+    }
+    Ok(out)
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: Option<char>| c.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric());
+    text.match_indices(word).any(|(i, _)| !is_ident(text[..i].chars().next_back()) && !is_ident(text[i + word.len()..].chars().next()))
 }
 
 /// Parse (`execute=false`, recording ref/source/config) or execution.
@@ -296,6 +360,10 @@ impl NodeCtx {
                 Value::from_function(move || v)
             }
             "adapter" => Value::from_object(AdapterObj { ctx: ctx(), package: package.to_string() }),
+            "load_relation" => {
+                let adapter = Value::from_object(AdapterObj { ctx: ctx(), package: package.to_string() });
+                Value::from_function(move |state: &mut State<'_, '_>, relation: Value| adapter.call_method(state, "load_relation", &[relation]))
+            }
             "run_query" => Value::from_object(RunQueryFn { ctx: ctx() }),
             "statement" => Value::from_object(StatementFn { ctx: ctx() }),
             "load_result" => Value::from_object(LoadResultFn { ctx: ctx() }),
@@ -323,7 +391,7 @@ impl NodeCtx {
             "invocation_args_dict" => self.globals.flags.clone(),
             "api" => builtins::api(),
             "builtins" => Value::from_object(BuiltinsObj { ctx: ctx(), package: package.to_string() }),
-            "context" => Value::from_object(ScopedCtx { ctx: ctx(), package: package.to_string() }),
+            "context" => Value::from_object(ScopedCtx::new(ctx(), package.to_string())),
             "doc" => Value::from_object(DocFn { ctx: ctx() }),
             "tojson" | "fromjson" | "toyaml" | "fromyaml" | "local_md5" | "zip" | "set" | "set_strict" | "zip_strict" | "diff_of_two_dicts" => {
                 builtins::function(name)?
@@ -387,6 +455,14 @@ impl NodeCtx {
 pub struct ScopedCtx {
     pub ctx: Arc<NodeCtx>,
     pub package: String,
+    /// Names local to one macro call: Jinja2's `kwargs` and `varargs`.
+    pub locals: Mutex<BTreeMap<&'static str, Value>>,
+}
+
+impl ScopedCtx {
+    pub fn new(ctx: Arc<NodeCtx>, package: String) -> ScopedCtx {
+        ScopedCtx { ctx, package, locals: Mutex::new(BTreeMap::new()) }
+    }
 }
 
 impl std::fmt::Debug for NodeCtx {
@@ -400,7 +476,11 @@ impl Object for ScopedCtx {
         ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.ctx.lookup(key.as_str()?, &self.package)
+        let name = key.as_str()?;
+        if let Some(v) = self.locals.lock().ok().and_then(|l| l.get(name).cloned()) {
+            return Some(v);
+        }
+        self.ctx.lookup(name, &self.package)
     }
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::NonEnumerable
@@ -578,6 +658,6 @@ impl JinjaEnv {
             Some(rewritten) => self.env.compile_expression_owned(rewritten)?,
             None => self.env.compile_expression(expr)?,
         };
-        e.eval(Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() }))
+        e.eval(Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone())))
     }
 }

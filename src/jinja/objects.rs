@@ -88,7 +88,37 @@ impl RelationObj {
     }
 }
 
+/// The class name dbt-duckdb's relations report (`relation.get('metadata')`,
+/// which dbt_utils checks to tell a relation from a string).
+const RELATION_CLASS: &str = "DuckDBRelation";
+
+impl RelationObj {
+    fn policy(database: bool, schema: bool, identifier: bool) -> Value {
+        super::pyvalues::PyDict::new_value(
+            [("database", database), ("schema", schema), ("identifier", identifier)]
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), Value::from(v)))
+                .collect(),
+        )
+    }
+}
+
 impl Object for RelationObj {
+    /// A mapping, like dbt's relations (`relation is mapping`), but one that
+    /// cannot be iterated, and is always true.
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::NonEnumerable
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+    fn custom_cmp(self: &Arc<Self>, other: &minijinja::value::DynObject) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<RelationObj>()?;
+        Some(self.rendered().cmp(&other.rendered()).then(self.kind.map(|k| k.as_str()).cmp(&other.kind.map(|k| k.as_str()))))
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let r = &self.relation;
         Some(match key.as_str()? {
@@ -99,13 +129,49 @@ impl Object for RelationObj {
             "is_table" => Value::from(self.kind == Some(RelationKind::Table)),
             "is_view" => Value::from(self.kind == Some(RelationKind::View)),
             "is_cte" => Value::from(self.cte.is_some()),
+            "is_materialized_view" | "is_pointer" | "is_function" | "dbt_created" => Value::from(false),
+            "path" => super::pyvalues::PyDict::new_value(
+                [("database", &r.database), ("schema", &r.schema), ("identifier", &r.identifier)]
+                    .into_iter()
+                    .map(|(k, v)| (Value::from(k), Value::from(v.clone())))
+                    .collect(),
+            ),
+            "quote_policy" => RelationObj::policy(self.quoting.database, self.quoting.schema, self.quoting.identifier),
+            "include_policy" => RelationObj::policy(self.include_database, self.include_schema, self.include_identifier),
+            "quote_character" => Value::from("\""),
+            "limit" | "event_time_filter" | "catalog" => Value::from(()),
+            "Table" => Value::from("table"),
+            "View" => Value::from("view"),
+            "CTE" => Value::from("cte"),
+            "External" => Value::from("external"),
+            "MaterializedView" => Value::from("materialized_view"),
             _ => return None,
         })
     }
     fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        let (_, kwargs) = split_kwargs(args);
+        let (pos, kwargs) = split_kwargs(args);
         let flag = |k: &str, cur: bool| kwarg(&kwargs, k).map(|v| v.is_true()).unwrap_or(cur);
         match method {
+            "get" => {
+                let key = pos.first().and_then(Value::as_str).unwrap_or_default();
+                if key == "metadata" {
+                    let mut m = indexmap::IndexMap::new();
+                    m.insert(Value::from("type"), Value::from(RELATION_CLASS));
+                    return Ok(super::pyvalues::PyDict::new_value(m));
+                }
+                Ok(self.get_value(&Value::from(key)).or_else(|| pos.get(1).cloned()).unwrap_or(Value::from(())))
+            }
+            "render_limited" | "__str__" => Ok(Value::from(self.rendered())),
+            "matches" => {
+                let r = &self.relation;
+                let ok = [("database", &r.database), ("schema", &r.schema), ("identifier", &r.identifier)].iter().all(|(k, v)| {
+                    match kwarg(&kwargs, k).filter(|x| !x.is_none()) {
+                        Some(want) => want.as_str().is_some_and(|w| w.eq_ignore_ascii_case(v)),
+                        None => true,
+                    }
+                });
+                Ok(Value::from(ok))
+            }
             "include" => {
                 let mut r = (**self).clone();
                 r.include_database = flag("database", r.include_database);
@@ -358,12 +424,17 @@ impl Object for AdapterObj {
             }
             "quote" => Ok(Value::from(format!("\"{}\"", arg(pos, &kwargs, 0, "identifier").map(|v| v.to_string()).unwrap_or_default().replace('"', "\"\"")))),
             "type" => Ok(Value::from(self.ctx.globals.config.target.adapter_type.clone())),
-            "get_relation" => {
+            "get_relation" | "load_relation" => {
                 if !exec {
                     return Ok(Value::from(()));
                 }
-                let part = |i, k| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
-                let rel = Relation::new(part(0, "database"), part(1, "schema"), part(2, "identifier"));
+                let rel = if method == "load_relation" {
+                    let given = arg(pos, &kwargs, 0, "relation").unwrap_or_default();
+                    RelationObj::from_value(&given).ok_or_else(|| err(format!("load_relation() expects a relation, got {given}")))?
+                } else {
+                    let part = |i, k| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+                    Relation::new(part(0, "database"), part(1, "schema"), part(2, "identifier"))
+                };
                 let kind = with_conn(&self.ctx, |c| c.relation_kind(&rel).map_err(|e| err(e.message)))?;
                 Ok(match kind {
                     Some(k) => {
@@ -547,6 +618,27 @@ impl Object for AgateColumns {
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.0 .0.columns.len())
+    }
+    /// agate's `MappedSequence`: a sequence of columns that is also keyed
+    /// by column name.
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let cols = &self.0 .0.columns;
+        let column = |i: usize| self.get_value(&Value::from(i)).unwrap_or_default();
+        match method {
+            "keys" => Ok(Value::from(cols.iter().map(|c| Value::from(c.name.clone())).collect::<Vec<_>>())),
+            "values" => Ok(Value::from((0..cols.len()).map(column).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                cols.iter()
+                    .enumerate()
+                    .map(|(i, c)| Value::from(minijinja::value::Tuple::from(vec![Value::from(c.name.clone()), column(i)])))
+                    .collect::<Vec<_>>(),
+            )),
+            "get" => {
+                let key = args.first().cloned().unwrap_or_default();
+                Ok(self.get_value(&key).or_else(|| args.get(1).cloned()).unwrap_or(Value::from(())))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
     }
 }
 
