@@ -229,6 +229,7 @@ impl Object for ReModule {
 pub fn api() -> Value {
     let mut m = BTreeMap::new();
     m.insert("Relation", Value::from_object(RelationClass));
+    m.insert("Column", Value::from_object(super::objects::ColumnClass));
     Value::from(m)
 }
 

@@ -451,7 +451,7 @@ impl Object for AdapterObj {
                 }
                 let rel = relation_arg(arg(pos, &kwargs, 0, "relation"), "get_columns_in_relation")?;
                 let cols = with_conn(&self.ctx, |c| c.get_columns(&rel).map_err(|e| err(e.message)))?;
-                Ok(Value::from(cols.into_iter().map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type })).collect::<Vec<_>>()))
+                Ok(Value::from(cols.into_iter().map(|c| Value::from_object(ColumnObj::new(c.name, c.data_type))).collect::<Vec<_>>()))
             }
             "get_missing_columns" => {
                 if !exec {
@@ -463,7 +463,7 @@ impl Object for AdapterObj {
                 let missing: Vec<Value> = a
                     .into_iter()
                     .filter(|c| !b.iter().any(|t| t.name.eq_ignore_ascii_case(&c.name)))
-                    .map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type }))
+                    .map(|c| Value::from_object(ColumnObj::new(c.name, c.data_type)))
                     .collect();
                 Ok(Value::from(missing))
             }
@@ -519,34 +519,180 @@ impl Object for AdapterObj {
     }
 }
 
-/// A column as `adapter.get_columns_in_relation` returns it.
-#[derive(Debug)]
+/// A column as `adapter.get_columns_in_relation` returns it, and
+/// `api.Column`: dbt's `Column` with dbt-duckdb's type families.
+#[derive(Debug, Clone, Default)]
 pub struct ColumnObj {
     pub name: String,
-    pub data_type: String,
+    pub dtype: String,
+    pub char_size: Option<i64>,
+    pub numeric_precision: Option<i64>,
+    pub numeric_scale: Option<i64>,
+}
+
+impl ColumnObj {
+    pub fn new(name: String, dtype: String) -> ColumnObj {
+        ColumnObj { name, dtype, ..ColumnObj::default() }
+    }
+    fn lower(&self) -> String {
+        self.dtype.to_ascii_lowercase()
+    }
+    pub fn is_string(&self) -> bool {
+        matches!(self.lower().as_str(), "text" | "character varying" | "character" | "varchar")
+    }
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self.lower().as_str(),
+            "tinyint" | "smallint" | "integer" | "bigint" | "hugeint" | "utinyint" | "usmallint" | "uinteger" | "ubigint"
+                | "int1" | "int2" | "int4" | "int8" | "short" | "int" | "signed" | "long"
+        )
+    }
+    pub fn is_float(&self) -> bool {
+        matches!(self.lower().as_str(), "real" | "float" | "float4" | "float8" | "double")
+    }
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.lower().as_str(), "numeric" | "decimal")
+    }
+    /// dbt's `Column.data_type`: strings get their size, numerics their
+    /// precision and scale when known.
+    pub fn data_type(&self) -> String {
+        if self.is_string() {
+            format!("character varying({})", self.char_size.unwrap_or(256))
+        } else if self.is_numeric() {
+            numeric_type(&self.dtype, self.numeric_precision, self.numeric_scale)
+        } else {
+            self.dtype.clone()
+        }
+    }
+}
+
+fn numeric_type(dtype: &str, precision: Option<i64>, scale: Option<i64>) -> String {
+    match (precision, scale) {
+        (Some(p), Some(s)) => format!("{dtype}({p},{s})"),
+        _ => dtype.to_string(),
+    }
+}
+
+/// `Column.translate_type`: dbt's labels for generic type names.
+pub fn translate_type(dtype: &str) -> String {
+    match dtype.to_ascii_uppercase().as_str() {
+        "STRING" => "TEXT".into(),
+        "TIMESTAMP" => "TIMESTAMP".into(),
+        "FLOAT" => "FLOAT".into(),
+        "INTEGER" => "INT".into(),
+        "BOOLEAN" => "BOOLEAN".into(),
+        _ => dtype.to_string(),
+    }
+}
+
+fn opt_int(v: Option<Value>) -> Option<i64> {
+    v.filter(|v| !v.is_none() && !v.is_undefined()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
 }
 
 impl Object for ColumnObj {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let opt = |v: Option<i64>| v.map(Value::from).unwrap_or(Value::from(()));
         Some(match key.as_str()? {
             "name" | "column" => Value::from(self.name.clone()),
-            "quoted" => Value::from(format!("\"{}\"", self.name.replace('"', "\"\""))),
-            "data_type" | "dtype" => Value::from(self.data_type.clone()),
+            "quoted" => Value::from(format!("\"{}\"", self.name)),
+            "dtype" => Value::from(self.dtype.clone()),
+            "data_type" => Value::from(self.data_type()),
+            "char_size" => opt(self.char_size),
+            "numeric_precision" => opt(self.numeric_precision),
+            "numeric_scale" => opt(self.numeric_scale),
             _ => return None,
         })
     }
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
-        let t = self.data_type.to_ascii_uppercase();
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
         match method {
-            "is_string" => Ok(Value::from(t.contains("CHAR") || t == "TEXT" || t == "STRING")),
-            "is_number" | "is_numeric" => Ok(Value::from(["INT", "DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"].iter().any(|k| t.contains(k)))),
-            "is_integer" => Ok(Value::from(t.contains("INT"))),
-            "is_float" => Ok(Value::from(t.contains("DOUBLE") || t.contains("FLOAT") || t == "REAL")),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+            "is_string" => Ok(Value::from(self.is_string())),
+            "is_integer" => Ok(Value::from(self.is_integer())),
+            "is_float" => Ok(Value::from(self.is_float())),
+            "is_numeric" => Ok(Value::from(self.is_numeric())),
+            "is_number" => Ok(Value::from(self.is_integer() || self.is_numeric() || self.is_float())),
+            "string_size" => {
+                if !self.is_string() {
+                    return Err(err("Called string_size() on non-string field!"));
+                }
+                Ok(Value::from(self.char_size.unwrap_or(256)))
+            }
+            "literal" => {
+                let v = arg(pos, &kwargs, 0, "value").unwrap_or_default();
+                Ok(Value::from(format!("{v}::{}", self.data_type())))
+            }
+            "can_expand_to" => {
+                let other = arg(pos, &kwargs, 0, "other_column").unwrap_or_default();
+                let Some(other) = other.downcast_object_ref::<ColumnObj>() else { return Ok(Value::from(false)) };
+                Ok(Value::from(
+                    self.is_string() && other.is_string() && self.char_size.unwrap_or(256) < other.char_size.unwrap_or(256),
+                ))
+            }
+            _ => column_class_method(method, pos, &kwargs),
         }
     }
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Column {} ({})>", self.name, self.data_type)
+        write!(f, "<Column {} ({})>", self.name, self.data_type())
+    }
+}
+
+/// Class methods of `api.Column` (also callable on instances, as in Python).
+fn column_class_method(method: &str, pos: &[Value], kwargs: &Option<Kwargs>) -> Result<Value, Error> {
+    let s = |i: usize, k: &str| arg(pos, kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+    match method {
+        "translate_type" => Ok(Value::from(translate_type(&s(0, "dtype")))),
+        "create" => Ok(Value::from_object(ColumnObj::new(s(0, "name"), translate_type(&s(1, "label_or_dtype"))))),
+        "string_type" => Ok(Value::from(format!("character varying({})", s(0, "size")))),
+        "numeric_type" => Ok(Value::from(numeric_type(
+            &s(0, "dtype"),
+            opt_int(arg(pos, kwargs, 1, "precision")),
+            opt_int(arg(pos, kwargs, 2, "scale")),
+        ))),
+        "from_description" => {
+            // dbt parses "varchar(10)" / "numeric(10,2)" into size/precision.
+            let name = s(0, "name");
+            let raw = s(1, "raw_data_type");
+            let mut col = ColumnObj::new(name, raw.clone());
+            if let Some((base, rest)) = raw.split_once('(') {
+                let inner = rest.trim_end_matches(')');
+                let nums: Vec<Option<i64>> = inner.split(',').map(|p| p.trim().parse().ok()).collect();
+                col.dtype = base.trim().to_string();
+                match nums.as_slice() {
+                    [Some(n)] if col.is_string() => col.char_size = Some(*n),
+                    [Some(n)] => col.numeric_precision = Some(*n),
+                    [Some(p), Some(sc)] => {
+                        col.numeric_precision = Some(*p);
+                        col.numeric_scale = Some(*sc);
+                    }
+                    _ => return Err(err(format!("Could not interpret data_type \"{raw}\": could not convert to int"))),
+                }
+            }
+            Ok(Value::from_object(col))
+        }
+        _ => Err(Error::from(ErrorKind::UnknownMethod)),
+    }
+}
+
+/// `api.Column`: the class, for `api.Column.translate_type('string')`,
+/// `api.Column.create(name, dtype)` and calling it as a constructor.
+#[derive(Debug)]
+pub struct ColumnClass;
+
+impl Object for ColumnClass {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let s = |i: usize, k: &str| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+        Ok(Value::from_object(ColumnObj {
+            name: s(0, "column"),
+            dtype: s(1, "dtype"),
+            char_size: opt_int(arg(pos, &kwargs, 2, "char_size")),
+            numeric_precision: opt_int(arg(pos, &kwargs, 3, "numeric_precision")),
+            numeric_scale: opt_int(arg(pos, &kwargs, 4, "numeric_scale")),
+        }))
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        column_class_method(method, pos, &kwargs)
     }
 }
 
