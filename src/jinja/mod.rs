@@ -369,7 +369,7 @@ impl NodeCtx {
             "load_result" => Value::from_object(LoadResultFn { ctx: ctx() }),
             "log" => Value::from_object(LogFn { ctx: ctx() }),
             "print" => Value::from_function(|msg: Value| {
-                println!("{msg}");
+                println!("{}", crate::diag::scrub_secrets(&pyvalues::py_str(&msg)));
                 String::new()
             }),
             "exceptions" => Value::from_object(Exceptions),
@@ -562,8 +562,22 @@ fn return_fn(state: &mut State<'_, '_>, value: Option<Value>) -> Result<Value, E
     Err(Error::new(ErrorKind::InvalidOperation, "return() outside of a macro"))
 }
 
-/// `env_var(name, default)`.
+/// `env_var(name, default)` in models, macros and dbt_project.yml: secret
+/// variables (`DBT_ENV_SECRET_*`) are refused there, as in dbt, so that they
+/// cannot end up in compiled SQL or artifacts.
 pub fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
+    if name.starts_with(crate::diag::SECRET_ENV_PREFIX) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Secret env vars are allowed only in profiles.yml or packages.yml. Found '{name}' referenced here."),
+        ));
+    }
+    env_var_secret_ok_fn(name, default)
+}
+
+/// `env_var(name, default)` in profiles.yml and packages.yml, where secret
+/// variables are allowed.
+pub fn env_var_secret_ok_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
     match std::env::var(&name) {
         Ok(v) => Ok(Value::from(v)),
         Err(_) => match default {

@@ -933,7 +933,7 @@ impl Object for LogFn {
         let msg = pos.first().map(|v| v.to_string()).unwrap_or_default();
         let info = arg(pos, &kwargs, 1, "info").map(|v| v.is_true()).unwrap_or(false);
         if info && self.ctx.phase == Phase::Execute {
-            println!("{}  {msg}", chrono::Local::now().format("%H:%M:%S"));
+            println!("{}  {}", chrono::Local::now().format("%H:%M:%S"), crate::diag::scrub_secrets(&msg));
         }
         Ok(Value::from(""))
     }
@@ -953,7 +953,7 @@ impl Object for Exceptions {
             "raise_database_error" => Err(err(format!("Database Error: {msg}"))),
             "raise_fail_fast_error" => Err(err(format!("Fail fast: {msg}"))),
             "warn" => {
-                eprintln!("{}  [WARNING]: {msg}", chrono::Local::now().format("%H:%M:%S"));
+                eprintln!("{}  [WARNING]: {}", chrono::Local::now().format("%H:%M:%S"), crate::diag::scrub_secrets(&msg));
                 Ok(Value::from(""))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
