@@ -19,6 +19,7 @@ use crate::manifest::{Manifest, RefCall};
 pub mod blocks;
 pub mod builtins;
 pub mod objects;
+pub mod pydatetime;
 pub mod pyvalues;
 pub mod rewrite;
 
@@ -375,7 +376,7 @@ impl NodeCtx {
             "exceptions" => Value::from_object(Exceptions),
             "return" => Value::from_function(return_fn),
             "modules" => builtins::modules(),
-            "run_started_at" => Value::from_object(DateTimeObj(self.globals.run_started_at.fixed_offset())),
+            "run_started_at" => Value::from_object(pydatetime::DateTimeObj::aware_utc(self.globals.run_started_at)),
             "invocation_id" => Value::from(self.globals.invocation_id.clone()),
             "project_name" => Value::from(self.globals.config.root.name.clone()),
             "dbt_version" => Value::from(builtins::DBT_VERSION),

@@ -1063,52 +1063,5 @@ impl Object for CallerBody {
     }
 }
 
-/// A Python-like datetime (`run_started_at`, `modules.datetime.datetime.now()`).
-#[derive(Debug, Clone)]
-pub struct DateTimeObj(pub chrono::DateTime<chrono::FixedOffset>);
-
-/// Python strftime → chrono: `%f` is microseconds in Python.
-pub fn py_strftime(dt: &chrono::DateTime<chrono::FixedOffset>, fmt: &str) -> String {
-    let fmt = fmt.replace("%f", "%6f");
-    let mut out = String::new();
-    use std::fmt::Write as _;
-    if write!(out, "{}", dt.format(&fmt)).is_err() {
-        return fmt;
-    }
-    out
-}
-
-impl Object for DateTimeObj {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        use chrono::{Datelike, Timelike};
-        let d = &self.0;
-        Some(Value::from(match key.as_str()? {
-            "year" => d.year() as i64,
-            "month" => d.month() as i64,
-            "day" => d.day() as i64,
-            "hour" => d.hour() as i64,
-            "minute" => d.minute() as i64,
-            "second" => d.second() as i64,
-            "microsecond" => (d.nanosecond() / 1000) as i64,
-            _ => return None,
-        }))
-    }
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "strftime" => {
-                let (fmt,): (String,) = from_args(args)?;
-                Ok(Value::from(py_strftime(&self.0, &fmt)))
-            }
-            "isoformat" => Ok(Value::from(py_strftime(&self.0, "%Y-%m-%dT%H:%M:%S.%f%:z"))),
-            "timestamp" => Ok(Value::from(self.0.timestamp_micros() as f64 / 1e6)),
-            "date" => Ok(Value::from(self.0.format("%Y-%m-%d").to_string())),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&py_strftime(&self.0, "%Y-%m-%d %H:%M:%S.%f%:z"))
-    }
-}
-
 /// Shared connection handle for compile-time introspection.
 pub type SharedConnection = Arc<Mutex<Box<dyn Connection>>>;
