@@ -80,6 +80,7 @@ impl JinjaEnv {
         minijinja_contrib::add_to_environment(&mut env);
         env.add_function(pyvalues::LIST_FN, pyvalues::py_list_fn);
         env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
+        env.add_function(pyvalues::DISCARD_FN, |_v: Value| ());
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -115,6 +116,19 @@ impl JinjaEnv {
     /// Renders `source` (a model, hook, test, or description) in `ctx`.
     /// `name` identifies the template in errors (the node's unique_id).
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
+        // dbt returns text without any Jinja marker as it is (Jinja would
+        // drop a trailing newline and normalize line endings).
+        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+            return Ok(source.to_string());
+        }
+        // Jinja2 turns \r\n and \r into \n (`newline_sequence`).
+        let normalized;
+        let source = if source.contains('\r') {
+            normalized = source.replace("\r\n", "\n").replace('\r', "\n");
+            normalized.as_str()
+        } else {
+            source
+        };
         let root = Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone()));
         match rewrite::rewrite_literals(source, false) {
             Some(rewritten) => self.env.render_named_str(name, &rewritten, root),
