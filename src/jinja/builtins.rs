@@ -19,6 +19,7 @@ pub const MACRO_FILES: &[(&str, &str)] = &[
     ("naming.sql", include_str!("macros/naming.sql")),
     ("generic_tests.sql", include_str!("macros/generic_tests.sql")),
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
+    ("materialization_helpers.sql", include_str!("macros/materialization_helpers.sql")),
 ];
 
 pub fn add_filters(env: &mut Environment<'static>) {

@@ -59,6 +59,17 @@ impl MacroIndex {
     pub fn resolve(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
         self.get(package, name).or_else(|| self.get(&self.root_package, name)).or_else(|| self.get(INTERNAL_PACKAGE, name))
     }
+    /// The `{% materialization %}` block that builds `materialized` models,
+    /// as dbt chooses it: the root project before packages, and within one
+    /// package the adapter's own block before the `default` one. None when
+    /// rdbt's native materialization applies.
+    pub fn materialization(&self, materialized: &str, adapter_type: &str) -> Option<&Arc<MacroDef>> {
+        let mut packages: Vec<&String> = self.by_package.keys().filter(|p| **p != self.root_package && *p != INTERNAL_PACKAGE).collect();
+        packages.sort();
+        std::iter::once(&self.root_package).chain(packages).find_map(|pkg| {
+            [adapter_type, "default"].iter().find_map(|a| self.get(pkg, &format!("materialization_{materialized}_{a}")))
+        })
+    }
     pub fn is_namespace(&self, name: &str) -> bool {
         self.by_package.contains_key(name)
     }
