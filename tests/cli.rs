@@ -512,3 +512,17 @@ fn project_materializations_run_through_jinja() {
     let dump = common::dump_relations(&p.path().join("target/p.duckdb"));
     assert_eq!(common::relation(&dump, "main.events")["rows"].as_array().map(Vec::len), Some(3));
 }
+
+#[test]
+fn dbt_project_yml_can_use_target() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: p\nprofile: p\nmodels:\n  p:\n    +materialized: \"{{ 'table' if target.name == 'dev' else 'view' }}\"\n    +schema: \"{{ target.type }}_marts\"\n",
+        ),
+        ("models/a.sql", "select 1 as id"),
+    ]);
+    rdbt_in(p.path(), &["run"]).assert_code(0);
+    let dump = common::dump_relations(&p.path().join("target/p.duckdb"));
+    assert_eq!(common::relation(&dump, "main_duckdb_marts.a")["type"], "table", "{dump}");
+}

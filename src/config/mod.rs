@@ -186,7 +186,11 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
     };
     let project_dir = std::fs::canonicalize(&project_dir).unwrap_or(project_dir);
     let cli_vars = parse_cli_vars(flags.vars.as_deref())?;
-    let root = load_project(&project_dir, &cli_vars)?;
+    // dbt_project.yml may use `target` (`+schema: "{{ target.name }}"`): the
+    // profile is read first, from the project's `profile` key alone.
+    let target = load_target_named(profile_key(&project_dir, &cli_vars)?, &project_dir.join("dbt_project.yml"), flags, &project_dir, &cli_vars)?;
+    let target_ctx = Value::Object(target.raw.clone());
+    let root = load_project_in(&project_dir, &cli_vars, Some(&target_ctx))?;
     let mut packages = Vec::new();
     let install_dir = project_dir.join(&root.packages_install_path);
     if let Ok(entries) = std::fs::read_dir(&install_dir) {
@@ -194,7 +198,7 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
         dirs.sort();
         let mut errors = Diagnostics::default();
         for d in dirs {
-            match load_project(&d, &cli_vars) {
+            match load_project_in(&d, &cli_vars, Some(&target_ctx)) {
                 Ok(p) => packages.push(p),
                 Err(e) => errors.0.extend(e.0),
             }
@@ -212,7 +216,6 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
     if errors.has_errors() {
         return Err(errors);
     }
-    let target = load_target(&root, flags, &project_dir, &cli_vars)?;
     Ok(Config { root, packages, target, cli_vars, flags: flags.clone() })
 }
 
@@ -231,10 +234,19 @@ fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>, Diagnostic> 
 /// `secrets_ok`: profiles.yml may read `DBT_ENV_SECRET_*` variables,
 /// dbt_project.yml may not.
 fn render_config_string(s: &str, cli_vars: &Map<String, Value>, secrets_ok: bool) -> Result<Value, String> {
+    render_config_string_in(s, cli_vars, secrets_ok, None)
+}
+
+/// As [`render_config_string`], with `target` (the profile's selected
+/// output) available, as dbt renders dbt_project.yml.
+fn render_config_string_in(s: &str, cli_vars: &Map<String, Value>, secrets_ok: bool, target: Option<&Value>) -> Result<Value, String> {
     if !s.contains("{{") && !s.contains("{%") {
         return Ok(Value::String(s.to_string()));
     }
     let mut env = minijinja::Environment::new();
+    if let Some(t) = target {
+        env.add_global("target", crate::jinja::jv(t));
+    }
     if secrets_ok {
         env.add_function("env_var", crate::jinja::env_var_secret_ok_fn);
     } else {
@@ -255,19 +267,23 @@ fn render_config_string(s: &str, cli_vars: &Map<String, Value>, secrets_ok: bool
 /// Renders every string in `v` except under keys that dbt renders later
 /// (hooks, which need a node's context).
 fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>, secrets_ok: bool) {
+    render_tree_in(v, cli_vars, key, errors, secrets_ok, None)
+}
+
+fn render_tree_in(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>, secrets_ok: bool, target: Option<&Value>) {
     const DEFERRED: [&str; 6] = ["pre-hook", "post-hook", "+pre-hook", "+post-hook", "on-run-start", "on-run-end"];
     if DEFERRED.contains(&key) {
         return;
     }
     match v {
-        Value::String(s) => match render_config_string(s, cli_vars, secrets_ok) {
+        Value::String(s) => match render_config_string_in(s, cli_vars, secrets_ok, target) {
             Ok(r) => *v = r,
             Err(e) => errors.push(e),
         },
-        Value::Array(items) => items.iter_mut().for_each(|i| render_tree(i, cli_vars, key, errors, secrets_ok)),
+        Value::Array(items) => items.iter_mut().for_each(|i| render_tree_in(i, cli_vars, key, errors, secrets_ok, target)),
         Value::Object(m) => {
             for (k, item) in m.iter_mut() {
-                render_tree(item, cli_vars, k, errors, secrets_ok)
+                render_tree_in(item, cli_vars, k, errors, secrets_ok, target)
             }
         }
         _ => {}
@@ -283,6 +299,11 @@ fn str_list(m: &Map<String, Value>, key: &str, default: &[&str]) -> Vec<String> 
 }
 
 pub fn load_project(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project, Diagnostics> {
+    load_project_in(dir, cli_vars, None)
+}
+
+/// Loads a dbt_project.yml with `target` in its rendering context.
+pub fn load_project_in(dir: &Path, cli_vars: &Map<String, Value>, target: Option<&Value>) -> Result<Project, Diagnostics> {
     let file = dir.join("dbt_project.yml");
     let text = std::fs::read_to_string(&file).map_err(|e| {
         Diagnostic::error("project", format!("no dbt_project.yml found in {}: {e}", dir.display()))
@@ -293,7 +314,7 @@ pub fn load_project(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project
     let mut errors = Vec::new();
     for (k, v) in rendered.as_object_mut().into_iter().flatten() {
         if k != "vars" {
-            render_tree(v, cli_vars, k, &mut errors, false);
+            render_tree_in(v, cli_vars, k, &mut errors, false, target);
         }
     }
     if let Some(e) = errors.into_iter().next() {
@@ -406,7 +427,36 @@ pub fn profiles_dir(flags: &Flags, project_dir: &Path) -> PathBuf {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".dbt")).unwrap_or_else(|| project_dir.to_path_buf())
 }
 
-fn load_target(project: &Project, flags: &Flags, project_dir: &Path, cli_vars: &Map<String, Value>) -> Result<Target, Diagnostics> {
+/// The `profile` key of dbt_project.yml, rendered (it may use `env_var`).
+fn profile_key(project_dir: &Path, cli_vars: &Map<String, Value>) -> Result<Option<String>, Diagnostics> {
+    let file = project_dir.join("dbt_project.yml");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Diagnostic::error("project", format!("no dbt_project.yml found in {}: {e}", project_dir.display()))
+            .note("run rdbt from a dbt project directory or pass --project-dir")
+    })?;
+    let raw = yaml::parse_mapping(&text, &file)?;
+    match raw.get("profile") {
+        Some(Value::String(p)) => match render_config_string(p, cli_vars, false) {
+            Ok(Value::String(p)) => Ok(Some(p)),
+            Ok(_) => Ok(Some(p.clone())),
+            Err(e) => Err(Diagnostic::error("project", e).in_file(&file).into()),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn load_target_named(
+    profile: Option<String>,
+    project_file: &Path,
+    flags: &Flags,
+    project_dir: &Path,
+    cli_vars: &Map<String, Value>,
+) -> Result<Target, Diagnostics> {
+    struct P<'a> {
+        profile: Option<String>,
+        file: &'a Path,
+    }
+    let project = P { profile, file: project_file };
     let dir = profiles_dir(flags, project_dir);
     let file = dir.join("profiles.yml");
     let text = std::fs::read_to_string(&file)
