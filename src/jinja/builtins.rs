@@ -18,7 +18,12 @@ pub use crate::artifacts::DBT_VERSION;
 pub const MACRO_FILES: &[(&str, &str)] = &[
     ("naming.sql", include_str!("macros/naming.sql")),
     ("generic_tests.sql", include_str!("macros/generic_tests.sql")),
-    ("cross_db.sql", include_str!("macros/cross_db.sql")),
+    ("types.sql", include_str!("macros/types.sql")),
+    ("strings.sql", include_str!("macros/strings.sql")),
+    ("dates.sql", include_str!("macros/dates.sql")),
+    ("aggregates.sql", include_str!("macros/aggregates.sql")),
+    ("series.sql", include_str!("macros/series.sql")),
+    ("helpers.sql", include_str!("macros/helpers.sql")),
 ];
 
 pub fn add_filters(env: &mut Environment<'static>) {
@@ -616,34 +621,12 @@ impl Object for ReModule {
     }
 }
 
-/// `api.Relation.create(...)`, `api.Column(...)`.
+/// `api.Relation.create(...)`, `api.Column.translate_type(...)`.
 pub fn api() -> Value {
     let mut m = BTreeMap::new();
     m.insert("Relation", Value::from_object(RelationClass));
     m.insert("Column", Value::from_object(super::objects::ColumnClass));
     Value::from(m)
-}
-
-#[derive(Debug)]
-struct RelationClass;
-
-impl Object for RelationClass {
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "create" => {
-                let kwargs = args.last().filter(|v| v.is_kwargs()).and_then(|v| minijinja::value::Kwargs::try_from(v.clone()).ok());
-                let get = |k: &str| kwargs.as_ref().and_then(|kw| kw.peek::<Option<String>>(k).ok().flatten()).unwrap_or_default();
-                let mut r = RelationObj::new(Relation::new(get("database"), get("schema"), get("identifier")));
-                r.kind = match get("type").as_str() {
-                    "table" => Some(crate::adapter::RelationKind::Table),
-                    "view" => Some(crate::adapter::RelationKind::View),
-                    _ => None,
-                };
-                Ok(Value::from_object(r))
-            }
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
 }
 
 /// `graph` at execution: nodes, sources, exposures as dicts.
