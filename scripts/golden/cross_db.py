@@ -3,7 +3,9 @@
 
 Runs dbt-core (with dbt-duckdb) on temporary copies of tests/fixtures/cross_db:
 
-    dbt build   -> golden/relations.json, golden/run_results.json, golden/compiled/
+    dbt build   -> golden/relations.json, golden/run_results.json
+    dbt compile -> golden/compiled/  (the models again, and the analysis that
+                   calls the generic default__ implementations directly)
     dbt build --select base_events dateadd last_day date_spine_month equals aggregates
                 on a copy whose macros/ holds override/override_macros.sql and
                 whose dbt_project.yml ends with override/dbt_project_flags.yml
@@ -58,6 +60,7 @@ def main():
         jaffle.dbt(args.dbt, project, "build")
         relations = jaffle.dump_relations(project / DB_FILE)
         results = jaffle.run_results_summary(project)
+        jaffle.dbt(args.dbt, project, "compile")
 
         override = Path(tmp) / "cross_db_override"
         copy_fixture(override, with_override=True)

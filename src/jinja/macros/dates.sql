@@ -93,7 +93,10 @@
     {%- if month < 1 or month > 12 or day < 1 or day > 31 -%}
         {%- do exceptions.raise_compiler_error('dbt.date(' ~ year ~ ', ' ~ month ~ ', ' ~ day ~ ') is not a date') -%}
     {%- endif -%}
-    {%- set iso = (year | string).zfill(4) ~ '-' ~ (month | string).zfill(2) ~ '-' ~ (day | string).zfill(2) -%}
+    {#- Month and day zero-padded; the year as written (dbt-core formats it
+        with Python's strftime('%Y'), which does not pad years before 1000
+        on Linux). -#}
+    {%- set iso = (year | string) ~ '-' ~ (month | string).zfill(2) ~ '-' ~ (day | string).zfill(2) -%}
     to_date('{{ iso }}', 'YYYY-MM-DD')
 {%- endmacro %}
 
