@@ -621,12 +621,34 @@ impl Object for ReModule {
     }
 }
 
-/// `api.Relation.create(...)`, `api.Column.translate_type(...)`.
+/// `api.Relation.create(...)`, `api.Column(...)`.
 pub fn api() -> Value {
     let mut m = BTreeMap::new();
     m.insert("Relation", Value::from_object(RelationClass));
     m.insert("Column", Value::from_object(super::objects::ColumnClass));
     Value::from(m)
+}
+
+#[derive(Debug)]
+struct RelationClass;
+
+impl Object for RelationClass {
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "create" => {
+                let kwargs = args.last().filter(|v| v.is_kwargs()).and_then(|v| minijinja::value::Kwargs::try_from(v.clone()).ok());
+                let get = |k: &str| kwargs.as_ref().and_then(|kw| kw.peek::<Option<String>>(k).ok().flatten()).unwrap_or_default();
+                let mut r = RelationObj::new(Relation::new(get("database"), get("schema"), get("identifier")));
+                r.kind = match get("type").as_str() {
+                    "table" => Some(crate::adapter::RelationKind::Table),
+                    "view" => Some(crate::adapter::RelationKind::View),
+                    _ => None,
+                };
+                Ok(Value::from_object(r))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
 }
 
 /// `graph` at execution: nodes, sources, exposures as dicts.
@@ -693,6 +715,7 @@ mod tests {
 
     #[test]
     fn column_type_labels() {
+        use crate::jinja::objects::translate_type;
         assert_eq!(translate_type("string"), "TEXT");
         assert_eq!(translate_type("STRING"), "TEXT");
         assert_eq!(translate_type("integer"), "integer");

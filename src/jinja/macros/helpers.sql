@@ -48,13 +48,16 @@
     limit 0
 {%- endmacro %}
 
-{#- The relation as it exists in the database (with its type), or none. -#}
+{#- The relation as it exists in the database (with its type), or none.
+    A bare `load_relation(...)` is the context function of the same name;
+    these macros make `dbt.load_relation` and `load_cached_relation` reach
+    the same lookup. -#}
 {% macro load_cached_relation(relation) -%}
-    {%- do return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) -%}
+    {%- do return(adapter.load_relation(relation)) -%}
 {%- endmacro %}
 
 {% macro load_relation(relation) -%}
-    {%- do return(load_cached_relation(relation)) -%}
+    {%- do return(adapter.load_relation(relation)) -%}
 {%- endmacro %}
 
 {#- The node's `full_refresh` config when set, else the --full-refresh flag. -#}
