@@ -18,7 +18,12 @@ pub use crate::artifacts::DBT_VERSION;
 pub const MACRO_FILES: &[(&str, &str)] = &[
     ("naming.sql", include_str!("macros/naming.sql")),
     ("generic_tests.sql", include_str!("macros/generic_tests.sql")),
-    ("cross_db.sql", include_str!("macros/cross_db.sql")),
+    ("types.sql", include_str!("macros/types.sql")),
+    ("strings.sql", include_str!("macros/strings.sql")),
+    ("dates.sql", include_str!("macros/dates.sql")),
+    ("aggregates.sql", include_str!("macros/aggregates.sql")),
+    ("series.sql", include_str!("macros/series.sql")),
+    ("helpers.sql", include_str!("macros/helpers.sql")),
     ("materialization_helpers.sql", include_str!("macros/materialization_helpers.sql")),
 ];
 
@@ -662,4 +667,59 @@ pub fn graph_value(m: &Manifest) -> Value {
     g.insert("metrics".into(), serde_json::json!({}));
     g.insert("groups".into(), serde_json::json!({}));
     crate::jinja::jv(&g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jinja::blocks::{BlockKind, find_blocks};
+
+    /// (name, arguments, body) of every macro of the built-in files.
+    fn builtin_macros() -> Vec<(String, Vec<String>, String)> {
+        let mut out = Vec::new();
+        for (file, text) in MACRO_FILES {
+            for b in find_blocks(text).unwrap_or_else(|e| panic!("{file}: {}", e.message)) {
+                if b.kind == BlockKind::Macro {
+                    out.push((b.name.clone(), b.args.clone(), text[b.body.start..b.body.end].to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every `adapter.dispatch('<name>', 'dbt')` of a built-in macro has a
+    /// `default__<name>` to fall back on, taking the same arguments, and
+    /// every adapter-specific implementation has a generic one beside it.
+    #[test]
+    fn dispatched_macros_have_default_implementations() {
+        let macros = builtin_macros();
+        let args_of = |name: &str| macros.iter().find(|(n, _, _)| n == name).map(|(_, a, _)| a.clone());
+        let mut dispatched = 0;
+        for (name, args, body) in &macros {
+            let Some(rest) = body.split("adapter.dispatch('").nth(1) else { continue };
+            let target = rest.split('\'').next().unwrap_or_default();
+            assert!(rest[target.len()..].starts_with("', 'dbt')"), "{name}: dispatch of '{target}' is not in the dbt namespace");
+            let default = args_of(&format!("default__{target}")).unwrap_or_else(|| panic!("{name} dispatches to '{target}', which has no default__{target}"));
+            if target == name.as_str() {
+                assert_eq!(&default, args, "default__{name} takes other arguments than {name}");
+                dispatched += 1;
+            }
+        }
+        assert!(dispatched >= 40, "only {dispatched} public macros dispatch");
+        for (name, args, _) in &macros {
+            if let Some(generic) = name.strip_prefix("duckdb__") {
+                let default = args_of(&format!("default__{generic}")).unwrap_or_else(|| panic!("{name} has no default__{generic}"));
+                assert_eq!(&default, args, "{name} and default__{generic} take different arguments");
+            }
+        }
+    }
+
+    #[test]
+    fn column_type_labels() {
+        use crate::jinja::objects::translate_type;
+        assert_eq!(translate_type("string"), "TEXT");
+        assert_eq!(translate_type("STRING"), "TEXT");
+        assert_eq!(translate_type("integer"), "integer");
+        assert_eq!(translate_type("float"), "float");
+    }
 }

@@ -413,6 +413,15 @@ pub struct AdapterObj {
 }
 
 impl Object for AdapterObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "behavior" => {
+                let flags = self.ctx.globals.config.root.raw.get("flags").and_then(|f| f.as_object()).cloned().unwrap_or_default();
+                Some(Value::from_object(BehaviorObj { flags }))
+            }
+            _ => None,
+        }
+    }
     fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let (pos, kwargs) = split_kwargs(args);
         let exec = self.ctx.phase == Phase::Execute;
@@ -519,6 +528,41 @@ impl Object for AdapterObj {
     }
 }
 
+/// `adapter.behavior`: the behavior flags of the root project's `flags:`
+/// block. Every flag dbt-core and dbt-duckdb define is off by default, so
+/// a flag not set there is false.
+#[derive(Debug)]
+pub struct BehaviorObj {
+    flags: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Object for BehaviorObj {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let on = self.flags.get(key.as_str()?).is_some_and(|v| v.as_bool().unwrap_or(false));
+        Some(Value::from_object(BehaviorFlag(on)))
+    }
+}
+
+/// One behavior flag: truthy when set; `.setting` and `.no_warn` read it
+/// without the warning dbt prints for flags left at their default.
+#[derive(Debug)]
+pub struct BehaviorFlag(bool);
+
+impl Object for BehaviorFlag {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "setting" | "no_warn" => Some(Value::from(self.0)),
+            _ => None,
+        }
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.0
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0 { "True" } else { "False" })
+    }
+}
+
 /// A column as `adapter.get_columns_in_relation` returns it, and
 /// `api.Column`: dbt's `Column` with dbt-duckdb's type families.
 #[derive(Debug, Clone, Default)]
@@ -573,14 +617,13 @@ fn numeric_type(dtype: &str, precision: Option<i64>, scale: Option<i64>) -> Stri
     }
 }
 
-/// `Column.translate_type`: dbt's labels for generic type names.
+/// `Column.translate_type`: dbt's labels for generic type names. dbt-adapters
+/// (1.24, with dbt-core 1.11) renames only `string`; other labels pass
+/// through as written (`integer`, `timestamp`, `float` — see the type
+/// macros in tests/fixtures/cross_db/golden).
 pub fn translate_type(dtype: &str) -> String {
     match dtype.to_ascii_uppercase().as_str() {
         "STRING" => "TEXT".into(),
-        "TIMESTAMP" => "TIMESTAMP".into(),
-        "FLOAT" => "FLOAT".into(),
-        "INTEGER" => "INT".into(),
-        "BOOLEAN" => "BOOLEAN".into(),
         _ => dtype.to_string(),
     }
 }

@@ -1,7 +1,8 @@
 {#- Helpers for materializations written in Jinja (a project's or package's
     `{% materialization %}` blocks). rdbt's own view/table/incremental/seed
     materializations are native; these give custom ones the building blocks
-    they call. Written for rdbt. -#}
+    they call (`should_full_refresh`, `load_cached_relation` are in
+    helpers.sql). Written for rdbt. -#}
 
 {% macro run_hooks(hooks, inside_transaction=True) -%}
   {%- for hook in hooks -%}
@@ -11,11 +12,6 @@
       {%- call statement(auto_begin=inside_transaction) -%}{{ hook_sql }}{%- endcall -%}
     {%- endif -%}
   {%- endfor -%}
-{%- endmacro %}
-
-{% macro should_full_refresh() -%}
-  {%- set configured = config.get('full_refresh') -%}
-  {{- return(flags.FULL_REFRESH if configured is none else configured) -}}
 {%- endmacro %}
 
 {% macro make_temp_relation(base_relation, suffix='__dbt_tmp') -%}
@@ -32,10 +28,6 @@
 
 {% macro make_backup_relation(base_relation, backup_relation_type, suffix='__dbt_backup') -%}
   {{- return(base_relation.incorporate(path={'identifier': base_relation.identifier ~ suffix}, type=backup_relation_type)) -}}
-{%- endmacro %}
-
-{% macro load_cached_relation(relation) -%}
-  {{- return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) -}}
 {%- endmacro %}
 
 {% macro drop_relation_if_exists(relation) -%}
