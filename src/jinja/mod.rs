@@ -19,6 +19,7 @@ use crate::manifest::{Manifest, RefCall};
 pub mod blocks;
 pub mod builtins;
 pub mod objects;
+pub mod testing;
 
 use objects::*;
 
