@@ -12,11 +12,13 @@ goes through `dbt.clients.jinja.get_rendered` (dbt's sandboxed Jinja
 environment with its extensions and filters), in a context made of dbt's base
 context (`generate_base_context`: var, env_var, return, tojson, fromjson,
 toyaml, fromyaml, set, zip, local_md5, modules, print, log, ...) plus
-`execute=True`, `exceptions`, the case's context names, and each macro of the
-case's macro files as a `MacroGenerator` sharing that context, so macros call
-each other and `return()` works as in a dbt project's root package. Macro
-files are split into blocks with dbt's own block extractor, as dbt's macro
-parser does.
+`execute=True`, `exceptions`, the case's context names, and each macro (and
+`{% test %}` block, as `test_<name>`) of the case's macro files as a
+`MacroGenerator` sharing that context, so macros call each other and
+`return()` works as in a dbt project's root package. Macro files are split
+into blocks with dbt's own block extractor and each block is parsed up
+front, as dbt's macro parser does (a syntax error in any macro fails the
+case even if the macro is never called).
 
 Every case is rendered under two different PYTHONHASHSEED values in child
 processes; a case whose output differs (a printed set of strings, an object
@@ -110,10 +112,14 @@ def render_all(cases):
     from dbt.flags import set_from_args
 
     set_from_args(Namespace(), None)
+    from dbt_common.context import set_invocation_context
+
+    # env_var() reads the environment through dbt's invocation context.
+    set_invocation_context(dict(os.environ))
     from dbt.clients.jinja import MacroGenerator, MacroStack, get_rendered
     from dbt.context.base import generate_base_context
     from dbt.context.exceptions_jinja import wrapped_exports
-    from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks
+    from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, parse
     from dbt_common.events.event_manager_client import cleanup_event_logger
 
     # exceptions.warn / log / print would write to stdout; only the
@@ -129,17 +135,25 @@ def render_all(cases):
             ctx.update(json.loads(json.dumps(case["context"])))
             stack = MacroStack()
             for text in case["macros"]:
-                blocks = extract_toplevel_blocks(text, allowed_blocks={"macro"}, collect_raw_data=False)
+                blocks = extract_toplevel_blocks(text, allowed_blocks={"macro", "test"}, collect_raw_data=False)
                 for block in blocks:
                     if isinstance(block, BlockTag):
-                        ctx[block.block_name] = MacroGenerator(_Macro(block.block_name, block.full_block), ctx, None, stack)
+                        parse(block.full_block)
+                        # dbt names a `{% test x %}` block's macro `test_x`.
+                        name = block.block_name if block.block_type_name == "macro" else f"test_{block.block_name}"
+                        ctx[name] = MacroGenerator(_Macro(name, block.full_block), ctx, None, stack)
             out = get_rendered(case["template"], ctx)
             if not isinstance(out, str):
                 out = str(out)
             results[key] = {"output": out}
         except Exception as e:  # every failure is a result to record
-            msg = str(e).strip().splitlines()
-            first = msg[0].strip() if msg else ""
+            # dbt's exceptions keep the message without their "Compilation
+            # Error" banner in `msg`.
+            msg = getattr(e, "msg", None)
+            if not isinstance(msg, str) or not msg.strip():
+                msg = str(e)
+            lines = msg.strip().splitlines()
+            first = lines[0].strip() if lines else ""
             results[key] = {"error": f"{type(e).__name__}: {first}"}
     return results
 
