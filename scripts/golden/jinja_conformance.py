@@ -105,43 +105,56 @@ class _Macro:
         self.package_name = "conformance"
 
 
-def render_all(cases):
-    """Renders every case with dbt-core's Jinja; returns {key: result}."""
+def setup_dbt():
+    """Sets up what dbt's context functions need outside a dbt command."""
     from argparse import Namespace
 
     from dbt.flags import set_from_args
 
     set_from_args(Namespace(), None)
     from dbt_common.context import set_invocation_context
+    from dbt_common.events.event_manager_client import cleanup_event_logger
 
     # env_var() reads the environment through dbt's invocation context.
     set_invocation_context(dict(os.environ))
-    from dbt.clients.jinja import MacroGenerator, MacroStack, get_rendered
-    from dbt.context.base import generate_base_context
-    from dbt.context.exceptions_jinja import wrapped_exports
-    from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, parse
-    from dbt_common.events.event_manager_client import cleanup_event_logger
-
     # exceptions.warn / log / print would write to stdout; only the
     # rendered text is compared.
     cleanup_event_logger()
 
+
+def build_context(case):
+    """The render context of a case: dbt's base context, `execute`,
+    `exceptions`, the case's names, and its macros (see the module doc)."""
+    from dbt.clients.jinja import MacroGenerator, MacroStack
+    from dbt.context.base import generate_base_context
+    from dbt.context.exceptions_jinja import wrapped_exports
+    from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, parse
+
+    ctx = generate_base_context(dict(case["vars"]))
+    ctx["execute"] = True
+    ctx["exceptions"] = wrapped_exports(None)
+    ctx.update(json.loads(json.dumps(case["context"])))
+    stack = MacroStack()
+    for text in case["macros"]:
+        blocks = extract_toplevel_blocks(text, allowed_blocks={"macro", "test"}, collect_raw_data=False)
+        for block in blocks:
+            if isinstance(block, BlockTag):
+                parse(block.full_block)
+                # dbt names a `{% test x %}` block's macro `test_x`.
+                name = block.block_name if block.block_type_name == "macro" else f"test_{block.block_name}"
+                ctx[name] = MacroGenerator(_Macro(name, block.full_block), ctx, None, stack)
+    return ctx
+
+
+def render_all(cases):
+    """Renders every case with dbt-core's Jinja; returns {key: result}."""
+    from dbt.clients.jinja import get_rendered
+
+    setup_dbt()
     results = {}
     for key, _group, case in cases:
         try:
-            ctx = generate_base_context(dict(case["vars"]))
-            ctx["execute"] = True
-            ctx["exceptions"] = wrapped_exports(None)
-            ctx.update(json.loads(json.dumps(case["context"])))
-            stack = MacroStack()
-            for text in case["macros"]:
-                blocks = extract_toplevel_blocks(text, allowed_blocks={"macro", "test"}, collect_raw_data=False)
-                for block in blocks:
-                    if isinstance(block, BlockTag):
-                        parse(block.full_block)
-                        # dbt names a `{% test x %}` block's macro `test_x`.
-                        name = block.block_name if block.block_type_name == "macro" else f"test_{block.block_name}"
-                        ctx[name] = MacroGenerator(_Macro(name, block.full_block), ctx, None, stack)
+            ctx = build_context(case)
             out = get_rendered(case["template"], ctx)
             if not isinstance(out, str):
                 out = str(out)
