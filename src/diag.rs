@@ -112,7 +112,7 @@ impl Diagnostic {
     pub fn render(&self, root: Option<&Path>) -> String {
         // Lossy: a diagnostic about invalid UTF-8 still shows its line.
         let text = self.file.as_ref().and_then(|f| std::fs::read(f).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
-        self.render_with_source(root, text.as_deref())
+        scrub_secrets(&self.render_with_source(root, text.as_deref())).into_owned()
     }
 
     pub fn render_with_source(&self, root: Option<&Path>, text: Option<&str>) -> String {
@@ -212,4 +212,31 @@ mod tests {
         assert_eq!(Diagnostic::line_col("ab\ncd", 4), (2, 2));
         assert_eq!(Diagnostic::line_col("", 0), (1, 1));
     }
+}
+
+/// Environment variables whose values are secrets (dbt's convention).
+pub const SECRET_ENV_PREFIX: &str = "DBT_ENV_SECRET_";
+
+/// `text` with the value of every `DBT_ENV_SECRET_*` variable replaced by
+/// `*****`, as dbt scrubs its logs: profiles may use them (a password) and
+/// an error message may echo them back.
+pub fn scrub_secrets(text: &str) -> std::borrow::Cow<'_, str> {
+    static SECRETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let secrets = SECRETS.get_or_init(|| {
+        let mut v: Vec<String> = std::env::vars()
+            .filter(|(k, v)| k.starts_with(SECRET_ENV_PREFIX) && !v.trim().is_empty())
+            .map(|(_, v)| v)
+            .collect();
+        // Longest first, so a secret containing another is masked whole.
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        v
+    });
+    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s.as_str(), "*****");
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{rdbt_in, read_json, repo_root};
+use common::{rdbt_in, rdbt_in_env, read_json, repo_root};
 
 /// A project written from `(path, contents)` pairs into a temp dir.
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -422,4 +422,41 @@ fn model_is_in_the_context_while_parsing_and_compiling() {
     rdbt_in(p.path(), &["run"]).assert_code(0);
     let compiled = std::fs::read_to_string(p.path().join("target/compiled/p/models/a.sql")).unwrap();
     assert!(compiled.ends_with("select 'a' as n, 'table' as m"), "{compiled}");
+}
+
+#[test]
+fn secret_env_vars_work_in_profiles_and_are_never_printed() {
+    // The profile passes a secret to DuckDB as a setting; a model then fails
+    // with an error message that echoes the setting's value back. The value
+    // must not appear in any output or artifact.
+    let secret = "hunter2-not-a-number";
+    let p = project(&[
+        (
+            "profiles.yml",
+            "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/p.duckdb\n      settings:\n        custom_extension_repository: \"{{ env_var('DBT_ENV_SECRET_AGENT') }}\"\n",
+        ),
+        ("models/a.sql", "{{ config(materialized='table') }} select cast(current_setting('custom_extension_repository') as integer) as id"),
+    ]);
+    let out = rdbt_in_env(p.path(), &["run"], &[("DBT_ENV_SECRET_AGENT", secret)]);
+    out.assert_code(1);
+    assert!(!out.all_output().contains(secret), "secret printed:\n{}", out.all_output());
+    assert!(out.all_output().contains("*****"), "the masked value should show where it was: {}", out.all_output());
+    let target = p.path().join("target");
+    let files = common::list_files(&target);
+    assert!(files.iter().any(|f| f.ends_with("run_results.json")), "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(target.join(&f)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "secret written to {}", f.display());
+    }
+    assert!(read_json(&target.join("run_results.json")).to_string().contains("*****"));
+}
+
+#[test]
+fn secret_env_vars_are_refused_in_models() {
+    let p = project(&[("models/a.sql", "select '{{ env_var(\"DBT_ENV_SECRET_TOKEN\") }}' as t")]);
+    let out = rdbt_in_env(p.path(), &["run"], &[("DBT_ENV_SECRET_TOKEN", "s3cr3t-value")]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("Secret env vars are allowed only in profiles.yml"), "{}", out.stderr);
+    assert!(out.stderr.contains("models/a.sql"), "{}", out.stderr);
+    assert!(!out.all_output().contains("s3cr3t-value"));
 }

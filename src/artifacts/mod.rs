@@ -114,7 +114,11 @@ pub fn epoch_seconds(t: &DateTime<Utc>) -> f64 {
 /// over `path`, so readers never see a half-written artifact. Creates the
 /// parent directory.
 pub fn write_json_atomic(path: &Path, value: &Value) -> std::io::Result<()> {
-    write_atomic(path, |w| Ok(serde_json::to_writer(w, value)?))
+    // Messages in run_results.json come from errors that may echo a value
+    // read from a DBT_ENV_SECRET_ variable.
+    let text = serde_json::to_string(value)?;
+    let text = crate::diag::scrub_secrets(&text);
+    write_atomic(path, |w| w.write_all(text.as_bytes()))
 }
 
 /// Runs `write` into a temporary file next to `path`, then renames it over

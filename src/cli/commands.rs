@@ -534,12 +534,12 @@ fn debug(common: &Common) -> i32 {
                 EXIT_OK
             }
             Err(e) => {
-                println!("  Connection test: [ERROR] {}", e.message);
+                println!("  Connection test: [ERROR] {}", crate::diag::scrub_secrets(&e.message));
                 EXIT_FAILURE
             }
         },
         Err(e) => {
-            println!("  Connection test: [ERROR] {}", e.message);
+            println!("  Connection test: [ERROR] {}", crate::diag::scrub_secrets(&e.message));
             EXIT_FAILURE
         }
     }

@@ -222,13 +222,16 @@ impl Compiler {
                     Value::from(s.clone())
                 }
             }
-            serde_json::Value::Array(items) => Value::from(items.iter().map(|i| self.render_arg(i, ctx)).collect::<Result<Vec<_>, _>>()?),
+            // Lists and dicts from YAML are Python's: test macros mutate them.
+            serde_json::Value::Array(items) => {
+                jinja::pyvalues::PyList::new_value(items.iter().map(|i| self.render_arg(i, ctx)).collect::<Result<Vec<_>, _>>()?)
+            }
             serde_json::Value::Object(m) => {
-                let mut out = std::collections::BTreeMap::new();
+                let mut out = indexmap::IndexMap::new();
                 for (k, i) in m {
-                    out.insert(k.clone(), self.render_arg(i, ctx)?);
+                    out.insert(Value::from(k.clone()), self.render_arg(i, ctx)?);
                 }
-                Value::from(out)
+                jinja::pyvalues::PyDict::new_value(out)
             }
             other => jinja::jv(other),
         })

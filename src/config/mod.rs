@@ -228,12 +228,18 @@ fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>, Diagnostic> 
 }
 
 /// Renders `{{ env_var(..) }}` / `{{ var(..) }}` in a config string.
-fn render_config_string(s: &str, cli_vars: &Map<String, Value>) -> Result<Value, String> {
+/// `secrets_ok`: profiles.yml may read `DBT_ENV_SECRET_*` variables,
+/// dbt_project.yml may not.
+fn render_config_string(s: &str, cli_vars: &Map<String, Value>, secrets_ok: bool) -> Result<Value, String> {
     if !s.contains("{{") && !s.contains("{%") {
         return Ok(Value::String(s.to_string()));
     }
     let mut env = minijinja::Environment::new();
-    env.add_function("env_var", crate::jinja::env_var_fn);
+    if secrets_ok {
+        env.add_function("env_var", crate::jinja::env_var_secret_ok_fn);
+    } else {
+        env.add_function("env_var", crate::jinja::env_var_fn);
+    }
     let vars = cli_vars.clone();
     env.add_function("var", move |name: String, default: Option<minijinja::Value>| -> Result<minijinja::Value, minijinja::Error> {
         match (vars.get(&name), default) {
@@ -248,20 +254,20 @@ fn render_config_string(s: &str, cli_vars: &Map<String, Value>) -> Result<Value,
 
 /// Renders every string in `v` except under keys that dbt renders later
 /// (hooks, which need a node's context).
-fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>) {
+fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>, secrets_ok: bool) {
     const DEFERRED: [&str; 6] = ["pre-hook", "post-hook", "+pre-hook", "+post-hook", "on-run-start", "on-run-end"];
     if DEFERRED.contains(&key) {
         return;
     }
     match v {
-        Value::String(s) => match render_config_string(s, cli_vars) {
+        Value::String(s) => match render_config_string(s, cli_vars, secrets_ok) {
             Ok(r) => *v = r,
             Err(e) => errors.push(e),
         },
-        Value::Array(items) => items.iter_mut().for_each(|i| render_tree(i, cli_vars, key, errors)),
+        Value::Array(items) => items.iter_mut().for_each(|i| render_tree(i, cli_vars, key, errors, secrets_ok)),
         Value::Object(m) => {
             for (k, item) in m.iter_mut() {
-                render_tree(item, cli_vars, k, errors)
+                render_tree(item, cli_vars, k, errors, secrets_ok)
             }
         }
         _ => {}
@@ -287,7 +293,7 @@ pub fn load_project(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Project
     let mut errors = Vec::new();
     for (k, v) in rendered.as_object_mut().into_iter().flatten() {
         if k != "vars" {
-            render_tree(v, cli_vars, k, &mut errors);
+            render_tree(v, cli_vars, k, &mut errors, false);
         }
     }
     if let Some(e) = errors.into_iter().next() {
@@ -418,7 +424,7 @@ fn load_target(project: &Project, flags: &Flags, project_dir: &Path, cli_vars: &
     };
     let target_name = match &flags.target {
         Some(t) => t.clone(),
-        None => match profile.get("target").map(|t| render_config_string(t.as_str().unwrap_or("dev"), cli_vars)) {
+        None => match profile.get("target").map(|t| render_config_string(t.as_str().unwrap_or("dev"), cli_vars, true)) {
             Some(Ok(Value::String(t))) => t,
             Some(Err(e)) => return Err(Diagnostic::error("profile", e).in_file(&file).into()),
             _ => "dev".to_string(),
@@ -433,7 +439,7 @@ fn load_target(project: &Project, flags: &Flags, project_dir: &Path, cli_vars: &
     };
     let mut output = Value::Object(output.clone());
     let mut errors = Vec::new();
-    render_tree(&mut output, cli_vars, "", &mut errors);
+    render_tree(&mut output, cli_vars, "", &mut errors, true);
     if let Some(e) = errors.into_iter().next() {
         let span = Span::find(&text, &format!("{target_name}:"), 0);
         return Err(Diagnostic::error("profile", e).in_file(&file).with_span(span).into());

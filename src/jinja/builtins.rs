@@ -7,7 +7,7 @@ use std::sync::Arc;
 use minijinja::value::{Object, Value, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
 
-use super::objects::{DateTimeObj, RelationObj};
+use super::objects::RelationObj;
 use crate::adapter::Relation;
 use crate::manifest::Manifest;
 
@@ -36,6 +36,17 @@ pub fn add_filters(env: &mut Environment<'static>) {
     });
     env.add_filter("as_text", |v: Value| -> String { v.to_string() });
     env.add_filter("as_native", |v: Value| -> Value { v });
+    // Jinja2's `list` builds a new Python list: mutable here too.
+    env.add_filter("list", |v: Value| -> Result<Value, Error> {
+        match v.as_str() {
+            Some(s) => Ok(super::pyvalues::PyList::new_value(s.chars().map(Value::from).collect())),
+            None => Ok(super::pyvalues::PyList::new_value(v.try_iter()?.collect())),
+        }
+    });
+    // `|string` is Python's `str()`.
+    env.add_filter("string", |v: Value| -> Value {
+        if v.as_str().is_some() { v } else { Value::from(super::pyvalues::py_str(&v)) }
+    });
 }
 
 fn json_value(v: &Value) -> serde_json::Value {
@@ -54,7 +65,7 @@ pub fn function(name: &str) -> Option<Value> {
         }),
         "fromjson" => Value::from_function(|s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_json::from_str::<serde_json::Value>(&s) {
-                Ok(v) => Ok(crate::jinja::jv(&v)),
+                Ok(v) => Ok(crate::jinja::pyjv(&v)),
                 Err(e) => default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))),
             }
         }),
@@ -63,7 +74,7 @@ pub fn function(name: &str) -> Option<Value> {
         }),
         "fromyaml" => Value::from_function(|s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_yaml::from_str::<serde_yaml::Value>(&s) {
-                Ok(v) => Ok(crate::jinja::jv(&crate::config::yaml::to_json(v))),
+                Ok(v) => Ok(crate::jinja::pyjv(&crate::config::yaml::to_json(v))),
                 Err(e) => default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}"))),
             }
         }),
@@ -76,14 +87,11 @@ pub fn function(name: &str) -> Option<Value> {
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
             Ok(Value::from((0..n).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
         }),
-        "set" | "set_strict" => Value::from_function(|v: Value| -> Result<Value, Error> {
-            let mut out: Vec<Value> = Vec::new();
-            for item in v.try_iter()? {
-                if !out.contains(&item) {
-                    out.push(item);
-                }
+        "set" | "set_strict" => Value::from_function(|v: Option<Value>| -> Result<Value, Error> {
+            match v {
+                Some(v) => Ok(super::pyvalues::PySet::new_value(v.try_iter()?)),
+                None => Ok(super::pyvalues::PySet::new_value(Vec::new())),
             }
-            Ok(Value::from(out))
         }),
         "diff_of_two_dicts" => Value::from_function(|a: Value, b: Value| -> Result<Value, Error> {
             let mut out = BTreeMap::new();
@@ -110,65 +118,129 @@ fn sort_json(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
-/// `modules`: `datetime` and `re`.
+/// `modules`: `datetime`, `pytz`, `re`, `itertools`.
 pub fn modules() -> Value {
     let mut m = BTreeMap::new();
-    m.insert("datetime", Value::from_object(DatetimeModule));
+    m.insert("datetime", Value::from_object(super::pydatetime::DatetimeModule));
+    m.insert("pytz", Value::from_object(super::pydatetime::PytzModule));
     m.insert("re", Value::from_object(ReModule));
+    m.insert("itertools", Value::from_object(ItertoolsModule));
     Value::from(m)
 }
 
+/// `modules.itertools`: the functions of Python's module that take no
+/// callables (Jinja has no lambdas), returning lists (Python returns
+/// iterators; in templates they are consumed the same way).
 #[derive(Debug)]
-struct DatetimeModule;
+struct ItertoolsModule;
 
-impl Object for DatetimeModule {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "datetime" => Some(Value::from_object(DatetimeClass)),
-            "date" => Some(Value::from_object(DateClass)),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct DatetimeClass;
-
-impl Object for DatetimeClass {
+impl Object for ItertoolsModule {
     fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "now" => Ok(Value::from_object(DateTimeObj(chrono::Local::now().fixed_offset()))),
-            "utcnow" => Ok(Value::from_object(DateTimeObj(chrono::Utc::now().fixed_offset()))),
-            "strptime" => {
-                let (s, fmt): (String, String) = from_args(args)?;
-                let fmt = fmt.replace("%f", "%.f");
-                let naive = chrono::NaiveDateTime::parse_from_str(&s, &fmt)
-                    .or_else(|_| chrono::NaiveDate::parse_from_str(&s, &fmt).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default()))
-                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("strptime('{s}'): {e}")))?;
-                Ok(Value::from_object(DateTimeObj(naive.and_utc().fixed_offset())))
+        use super::pyvalues::PyList;
+        let (pos, kwargs) = match args.split_last() {
+            Some((last, rest)) if last.is_kwargs() => (rest, Some(minijinja::value::Kwargs::try_from(last.clone())?)),
+            _ => (args, None),
+        };
+        let items = |v: &Value| -> Result<Vec<Value>, Error> { Ok(v.try_iter()?.collect()) };
+        let tuple = |v: Vec<Value>| Value::from(minijinja::value::Tuple::from(v));
+        let int_kw = |name: &str, i: usize| -> Result<Option<usize>, Error> {
+            match pos.get(i).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.peek::<Value>(name).ok())) {
+                Some(v) if v.is_none() => Ok(None),
+                Some(v) => v.as_usize().map(Some).ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("itertools.{method}: {name} must be a non-negative integer"))),
+                None => Ok(None),
             }
-            "fromisoformat" => {
-                let (s,): (String,) = from_args(args)?;
-                let dt = chrono::DateTime::parse_from_rfc3339(&s)
-                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc().fixed_offset()))
-                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f").map(|n| n.and_utc().fixed_offset()))
-                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromisoformat('{s}'): {e}")))?;
-                Ok(Value::from_object(DateTimeObj(dt)))
+        };
+        let out: Vec<Value> = match method {
+            "chain" => {
+                let mut out = Vec::new();
+                for a in pos {
+                    out.extend(items(a)?);
+                }
+                out
             }
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct DateClass;
-
-impl Object for DateClass {
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "today" => Ok(Value::from(chrono::Local::now().format("%Y-%m-%d").to_string())),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
+            "product" => {
+                let repeat = kwargs.as_ref().and_then(|k| k.peek::<usize>("repeat").ok()).unwrap_or(1);
+                let mut pools: Vec<Vec<Value>> = Vec::new();
+                for _ in 0..repeat {
+                    for a in pos {
+                        pools.push(items(a)?);
+                    }
+                }
+                let mut acc: Vec<Vec<Value>> = vec![vec![]];
+                for pool in pools {
+                    acc = acc.into_iter().flat_map(|prefix| pool.iter().map(move |x| [prefix.clone(), vec![x.clone()]].concat())).collect();
+                }
+                acc.into_iter().map(tuple).collect()
+            }
+            "combinations" | "combinations_with_replacement" | "permutations" => {
+                let pool = items(pos.first().ok_or_else(|| Error::from(ErrorKind::MissingArgument))?)?;
+                let r = match method {
+                    "permutations" => int_kw("r", 1)?.unwrap_or(pool.len()),
+                    _ => int_kw("r", 1)?.ok_or_else(|| Error::from(ErrorKind::MissingArgument))?,
+                };
+                let mut out = Vec::new();
+                let mut idx: Vec<usize> = Vec::with_capacity(r);
+                fn rec(method: &str, n: usize, r: usize, start: usize, idx: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+                    if idx.len() == r {
+                        out.push(idx.clone());
+                        return;
+                    }
+                    let from = if method == "permutations" { 0 } else { start };
+                    for i in from..n {
+                        if method == "permutations" && idx.contains(&i) {
+                            continue;
+                        }
+                        idx.push(i);
+                        let next = if method == "combinations" { i + 1 } else { i };
+                        rec(method, n, r, next, idx, out);
+                        idx.pop();
+                    }
+                }
+                let mut picks = Vec::new();
+                rec(method, pool.len(), r, 0, &mut idx, &mut picks);
+                for p in picks {
+                    out.push(tuple(p.into_iter().map(|i| pool[i].clone()).collect()));
+                }
+                out
+            }
+            "islice" => {
+                let src = items(pos.first().ok_or_else(|| Error::from(ErrorKind::MissingArgument))?)?;
+                let (start, stop) = match (int_kw("start", 1)?, int_kw("stop", 2)?) {
+                    (a, None) if pos.len() == 2 => (0, a),
+                    (a, b) => (a.unwrap_or(0), b),
+                };
+                src.into_iter().skip(start).take(stop.map_or(usize::MAX, |s| s.saturating_sub(start))).collect()
+            }
+            "zip_longest" => {
+                let lists: Vec<Vec<Value>> = pos.iter().map(items).collect::<Result<_, _>>()?;
+                let fill = kwargs.as_ref().and_then(|k| k.peek::<Value>("fillvalue").ok()).unwrap_or(Value::from(()));
+                let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+                (0..n).map(|i| tuple(lists.iter().map(|l| l.get(i).cloned().unwrap_or_else(|| fill.clone())).collect())).collect()
+            }
+            "repeat" => {
+                let v = pos.first().cloned().unwrap_or_default();
+                let times = int_kw("times", 1)?.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "itertools.repeat needs `times` in templates"))?;
+                std::iter::repeat_n(v, times).collect()
+            }
+            "groupby" => {
+                // Without a key function: runs of equal consecutive items.
+                let src = items(pos.first().ok_or_else(|| Error::from(ErrorKind::MissingArgument))?)?;
+                let mut out: Vec<Value> = Vec::new();
+                let mut run: Vec<Value> = Vec::new();
+                for v in src {
+                    if run.last().is_some_and(|l| *l != v) {
+                        out.push(tuple(vec![run[0].clone(), PyList::new_value(std::mem::take(&mut run))]));
+                    }
+                    run.push(v);
+                }
+                if !run.is_empty() {
+                    out.push(tuple(vec![run[0].clone(), PyList::new_value(run)]));
+                }
+                out
+            }
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        };
+        Ok(PyList::new_value(out))
     }
 }
 
@@ -221,6 +293,7 @@ impl Object for ReModule {
 pub fn api() -> Value {
     let mut m = BTreeMap::new();
     m.insert("Relation", Value::from_object(RelationClass));
+    m.insert("Column", Value::from_object(super::objects::ColumnClass));
     Value::from(m)
 }
 

@@ -19,6 +19,9 @@ use crate::manifest::{Manifest, RefCall};
 pub mod blocks;
 pub mod builtins;
 pub mod objects;
+pub mod pydatetime;
+pub mod pyvalues;
+pub mod rewrite;
 pub mod testing;
 
 use objects::*;
@@ -44,6 +47,9 @@ pub struct MacroIndex {
     pub by_template: HashMap<String, Arc<MacroDef>>,
     pub root_package: String,
     pub dispatch: HashMap<String, Vec<String>>,
+    /// Macros (by unique_id) whose body mentions `kwargs` or `varargs`,
+    /// with the argument names of their signature.
+    pub variadic: HashMap<String, Vec<String>>,
 }
 
 impl MacroIndex {
@@ -69,9 +75,12 @@ pub struct JinjaEnv {
 impl JinjaEnv {
     pub fn new() -> JinjaEnv {
         let mut env = Environment::new();
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(pyvalues::unknown_method);
+        env.set_formatter(pyvalues::py_formatter);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
         minijinja_contrib::add_to_environment(&mut env);
+        env.add_function(pyvalues::LIST_FN, pyvalues::py_list_fn);
+        env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -82,11 +91,16 @@ impl JinjaEnv {
         let file = def.file.clone();
         let offset = def.offset;
         let uid = def.unique_id.clone();
+        let variadic = mentions_word(&source, "kwargs") || mentions_word(&source, "varargs");
+        let source = rewrite::rewrite_literals(&source, false).unwrap_or(source);
         if let Err(e) = self.env.add_template_owned(uid.clone(), source) {
             return Err(error_to_diagnostic(&e, &file, offset, "jinja-syntax"));
         }
         let def = Arc::new(def);
         let index = Arc::get_mut(&mut self.macros).expect("macros are registered before rendering starts");
+        if variadic {
+            index.variadic.insert(uid.clone(), macro_arguments(&self.env, &uid, &def.name));
+        }
         index.by_template.insert(uid, def.clone());
         index.by_package.entry(def.package.clone()).or_default().insert(def.name.clone(), def);
         Ok(())
@@ -102,8 +116,11 @@ impl JinjaEnv {
     /// Renders `source` (a model, hook, test, or description) in `ctx`.
     /// `name` identifies the template in errors (the node's unique_id).
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
-        let root = Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() });
-        self.env.render_named_str(name, source, root)
+        let root = Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone()));
+        match rewrite::rewrite_literals(source, false) {
+            Some(rewritten) => self.env.render_named_str(name, &rewritten, root),
+            None => self.env.render_named_str(name, source, root),
+        }
     }
 
     /// Calls a macro by package and name with positional and keyword args.
@@ -120,15 +137,72 @@ impl Default for JinjaEnv {
 }
 
 fn call_macro_template(tmpl: &minijinja::Template<'_, '_>, def: &MacroDef, ctx: &Arc<NodeCtx>, args: &[Value]) -> Result<Value, Error> {
-    let root = Value::from_object(ScopedCtx { ctx: ctx.clone(), package: def.package.clone() });
-    let mut captured = tmpl.render_captured(root)?;
+    let scoped = Arc::new(ScopedCtx::new(ctx.clone(), def.package.clone()));
+    // `kwargs`/`varargs` must be in place before the template runs: a macro
+    // captures the free names it uses when it is defined.
+    let args = match ctx.macros.variadic.get(&def.unique_id) {
+        Some(names) => collect_extra_args(names, args, &scoped)?,
+        None => args.to_vec(),
+    };
+    let mut captured = tmpl.render_captured(Value::from_dyn_object(scoped))?;
     captured.with_state_mut(|st| {
-        let result = st.call_macro(&def.name, args);
+        let result = st.call_macro(&def.name, &args);
         if let Some(v) = st.get_temp(RETURN_SLOT) {
             return Ok(v);
         }
         result.map(Value::from_safe_string)
     })
+}
+
+/// The argument names of macro `name` defined by template `uid`.
+fn macro_arguments(env: &Environment<'static>, uid: &str, name: &str) -> Vec<String> {
+    let Ok(tmpl) = env.get_template(uid) else { return vec![] };
+    let Ok(captured) = tmpl.render_captured(Value::from(())) else { return vec![] };
+    captured
+        .state()
+        .lookup(name)
+        .and_then(|m| m.get_attr("arguments").ok())
+        .and_then(|a| a.try_iter().ok().map(|it| it.filter_map(|v| v.as_str().map(str::to_string)).collect()))
+        .unwrap_or_default()
+}
+
+/// Jinja2 gives a macro whose body mentions `kwargs` or `varargs` the
+/// keyword and positional arguments its signature does not name (dbt's
+/// generic tests rely on it: `kwargs.get('at_least')`). minijinja rejects
+/// them, so they are taken out here and exposed as names of this call.
+fn collect_extra_args(names: &[String], args: &[Value], scoped: &ScopedCtx) -> Result<Vec<Value>, Error> {
+    let (positional, kwargs) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Some(minijinja::value::Kwargs::try_from(last.clone())?)),
+        _ => (args, None),
+    };
+    let mut out: Vec<Value> = positional.iter().take(names.len()).cloned().collect();
+    let varargs: Vec<Value> = positional.iter().skip(names.len()).cloned().collect();
+    let mut extra = indexmap::IndexMap::new();
+    if let Some(kwargs) = kwargs {
+        let mut known = Vec::new();
+        for key in kwargs.args() {
+            let v: Value = kwargs.peek(key)?;
+            if names.iter().any(|n| n == key) || key == "caller" {
+                known.push((key.to_string(), v));
+            } else {
+                extra.insert(Value::from(key), v);
+            }
+        }
+        if !known.is_empty() {
+            out.push(Value::from(minijinja::value::Kwargs::from_iter(known)));
+        }
+    }
+    if let Ok(mut locals) = scoped.locals.lock() {
+        locals.insert("kwargs", pyvalues::PyDict::new_value(extra));
+        locals.insert("varargs", Value::from(minijinja::value::Tuple::from(varargs)));
+    }
+    Ok(out)
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: Option<char>| c.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric());
+    text.match_indices(word).any(|(i, _)| !is_ident(text[..i].chars().next_back()) && !is_ident(text[i + word.len()..].chars().next()))
 }
 
 /// Parse (`execute=false`, recording ref/source/config) or execution.
@@ -288,18 +362,22 @@ impl NodeCtx {
                 Value::from_function(move || v)
             }
             "adapter" => Value::from_object(AdapterObj { ctx: ctx(), package: package.to_string() }),
+            "load_relation" => {
+                let adapter = Value::from_object(AdapterObj { ctx: ctx(), package: package.to_string() });
+                Value::from_function(move |state: &mut State<'_, '_>, relation: Value| adapter.call_method(state, "load_relation", &[relation]))
+            }
             "run_query" => Value::from_object(RunQueryFn { ctx: ctx() }),
             "statement" => Value::from_object(StatementFn { ctx: ctx() }),
             "load_result" => Value::from_object(LoadResultFn { ctx: ctx() }),
             "log" => Value::from_object(LogFn { ctx: ctx() }),
             "print" => Value::from_function(|msg: Value| {
-                println!("{msg}");
+                println!("{}", crate::diag::scrub_secrets(&pyvalues::py_str(&msg)));
                 String::new()
             }),
             "exceptions" => Value::from_object(Exceptions),
             "return" => Value::from_function(return_fn),
             "modules" => builtins::modules(),
-            "run_started_at" => Value::from_object(DateTimeObj(self.globals.run_started_at.fixed_offset())),
+            "run_started_at" => Value::from_object(pydatetime::DateTimeObj::aware_utc(self.globals.run_started_at)),
             "invocation_id" => Value::from(self.globals.invocation_id.clone()),
             "project_name" => Value::from(self.globals.config.root.name.clone()),
             "dbt_version" => Value::from(builtins::DBT_VERSION),
@@ -315,7 +393,7 @@ impl NodeCtx {
             "invocation_args_dict" => self.globals.flags.clone(),
             "api" => builtins::api(),
             "builtins" => Value::from_object(BuiltinsObj { ctx: ctx(), package: package.to_string() }),
-            "context" => Value::from_object(ScopedCtx { ctx: ctx(), package: package.to_string() }),
+            "context" => Value::from_object(ScopedCtx::new(ctx(), package.to_string())),
             "doc" => Value::from_object(DocFn { ctx: ctx() }),
             "tojson" | "fromjson" | "toyaml" | "fromyaml" | "local_md5" | "zip" | "set" | "set_strict" | "zip_strict" | "diff_of_two_dicts" => {
                 builtins::function(name)?
@@ -379,6 +457,14 @@ impl NodeCtx {
 pub struct ScopedCtx {
     pub ctx: Arc<NodeCtx>,
     pub package: String,
+    /// Names local to one macro call: Jinja2's `kwargs` and `varargs`.
+    pub locals: Mutex<BTreeMap<&'static str, Value>>,
+}
+
+impl ScopedCtx {
+    pub fn new(ctx: Arc<NodeCtx>, package: String) -> ScopedCtx {
+        ScopedCtx { ctx, package, locals: Mutex::new(BTreeMap::new()) }
+    }
 }
 
 impl std::fmt::Debug for NodeCtx {
@@ -392,7 +478,11 @@ impl Object for ScopedCtx {
         ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.ctx.lookup(key.as_str()?, &self.package)
+        let name = key.as_str()?;
+        if let Some(v) = self.locals.lock().ok().and_then(|l| l.get(name).cloned()) {
+            return Some(v);
+        }
+        self.ctx.lookup(name, &self.package)
     }
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::NonEnumerable
@@ -409,9 +499,7 @@ pub struct MacroCaller {
 
 impl Object for MacroCaller {
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        // A `{% call %}` block's `caller` belongs to the calling state and
-        // cannot run in the macro's new state: render it here, once.
-        let args = rebind_caller(state, args)?;
+        let (args, _scope) = rebind_caller(state, args)?;
         let tmpl = state.env().get_template(&self.def.unique_id)?;
         call_macro_template(&tmpl, &self.def, &self.ctx, &args)
     }
@@ -427,25 +515,30 @@ impl Object for MacroCaller {
     }
 }
 
-fn rebind_caller(state: &mut State<'_, '_>, args: &[Value]) -> Result<Vec<Value>, Error> {
-    let Some(last) = args.last().filter(|v| v.is_kwargs()) else { return Ok(args.to_vec()) };
+/// A `{% call %}` block's `caller` belongs to the calling state; the macro
+/// runs in a new state, so `caller` is replaced by a [`CallerBody`] that runs
+/// it back in the calling state. Keep the scope alive for the macro call.
+fn rebind_caller(state: &mut State<'_, '_>, args: &[Value]) -> Result<(Vec<Value>, Option<CallerScope>), Error> {
+    let Some(last) = args.last().filter(|v| v.is_kwargs()) else { return Ok((args.to_vec(), None)) };
     let kwargs = minijinja::value::Kwargs::try_from(last.clone())?;
     if !kwargs.has("caller") {
-        return Ok(args.to_vec());
+        return Ok((args.to_vec(), None));
     }
     let mut pairs: Vec<(String, Value)> = Vec::new();
+    let mut scope = None;
     for key in kwargs.args() {
         let v: Value = kwargs.peek(key)?;
         if key == "caller" {
-            let body = v.call(state, &[])?;
-            pairs.push((key.to_string(), Value::from_object(CallerBody(body))));
+            let (body, s) = CallerBody::new(v, state);
+            scope = Some(s);
+            pairs.push((key.to_string(), body));
         } else {
             pairs.push((key.to_string(), v));
         }
     }
     let mut out = args[..args.len() - 1].to_vec();
     out.push(Value::from(minijinja::value::Kwargs::from_iter(pairs)));
-    Ok(out)
+    Ok((out, scope))
 }
 
 /// `dbt_utils.star(...)`: macros of one package.
@@ -471,8 +564,22 @@ fn return_fn(state: &mut State<'_, '_>, value: Option<Value>) -> Result<Value, E
     Err(Error::new(ErrorKind::InvalidOperation, "return() outside of a macro"))
 }
 
-/// `env_var(name, default)`.
+/// `env_var(name, default)` in models, macros and dbt_project.yml: secret
+/// variables (`DBT_ENV_SECRET_*`) are refused there, as in dbt, so that they
+/// cannot end up in compiled SQL or artifacts.
 pub fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
+    if name.starts_with(crate::diag::SECRET_ENV_PREFIX) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Secret env vars are allowed only in profiles.yml or packages.yml. Found '{name}' referenced here."),
+        ));
+    }
+    env_var_secret_ok_fn(name, default)
+}
+
+/// `env_var(name, default)` in profiles.yml and packages.yml, where secret
+/// variables are allowed.
+pub fn env_var_secret_ok_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
     match std::env::var(&name) {
         Ok(v) => Ok(Value::from(v)),
         Err(_) => match default {
@@ -503,7 +610,7 @@ pub fn describe_error(e: &Error) -> String {
 /// Maps a template error to a diagnostic in `file`, where the template's
 /// text starts at byte `offset`.
 pub fn error_to_diagnostic(e: &Error, file: &std::path::Path, offset: usize, code: &'static str) -> Diagnostic {
-    let span = e.range().map(|r| Span::new(offset + r.start, offset + r.end));
+    let span = e.range().map(|r| rewrite::original_range(e.template_source(), r)).map(|r| Span::new(offset + r.start, offset + r.end));
     let mut d = Diagnostic::error(code, describe_error(e)).in_file(file).with_span(span);
     if span.is_none() {
         if let Some(line) = e.line() {
@@ -554,10 +661,19 @@ pub fn jv<T: serde::Serialize>(v: T) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
+/// A serde value as a Jinja value with Python's mutable lists and dicts, for
+/// what templates receive to work with (`var()`, `config.get()`, `fromjson`).
+pub fn pyjv<T: serde::Serialize>(v: T) -> Value {
+    pyvalues::to_py(jv(v))
+}
+
 impl JinjaEnv {
     /// Evaluates one expression (`ref('x')`) in `ctx`, keeping objects.
     pub fn eval_expr(&self, expr: &str, ctx: &Arc<NodeCtx>) -> Result<Value, Error> {
-        let e = self.env.compile_expression(expr)?;
-        e.eval(Value::from_object(ScopedCtx { ctx: ctx.clone(), package: ctx.package.clone() }))
+        let e = match rewrite::rewrite_literals(expr, true) {
+            Some(rewritten) => self.env.compile_expression_owned(rewritten)?,
+            None => self.env.compile_expression(expr)?,
+        };
+        e.eval(Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone())))
     }
 }

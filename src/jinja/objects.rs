@@ -88,7 +88,37 @@ impl RelationObj {
     }
 }
 
+/// The class name dbt-duckdb's relations report (`relation.get('metadata')`,
+/// which dbt_utils checks to tell a relation from a string).
+const RELATION_CLASS: &str = "DuckDBRelation";
+
+impl RelationObj {
+    fn policy(database: bool, schema: bool, identifier: bool) -> Value {
+        super::pyvalues::PyDict::new_value(
+            [("database", database), ("schema", schema), ("identifier", identifier)]
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), Value::from(v)))
+                .collect(),
+        )
+    }
+}
+
 impl Object for RelationObj {
+    /// A mapping, like dbt's relations (`relation is mapping`), but one that
+    /// cannot be iterated, and is always true.
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::NonEnumerable
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+    fn custom_cmp(self: &Arc<Self>, other: &minijinja::value::DynObject) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<RelationObj>()?;
+        Some(self.rendered().cmp(&other.rendered()).then(self.kind.map(|k| k.as_str()).cmp(&other.kind.map(|k| k.as_str()))))
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let r = &self.relation;
         Some(match key.as_str()? {
@@ -99,13 +129,49 @@ impl Object for RelationObj {
             "is_table" => Value::from(self.kind == Some(RelationKind::Table)),
             "is_view" => Value::from(self.kind == Some(RelationKind::View)),
             "is_cte" => Value::from(self.cte.is_some()),
+            "is_materialized_view" | "is_pointer" | "is_function" | "dbt_created" => Value::from(false),
+            "path" => super::pyvalues::PyDict::new_value(
+                [("database", &r.database), ("schema", &r.schema), ("identifier", &r.identifier)]
+                    .into_iter()
+                    .map(|(k, v)| (Value::from(k), Value::from(v.clone())))
+                    .collect(),
+            ),
+            "quote_policy" => RelationObj::policy(self.quoting.database, self.quoting.schema, self.quoting.identifier),
+            "include_policy" => RelationObj::policy(self.include_database, self.include_schema, self.include_identifier),
+            "quote_character" => Value::from("\""),
+            "limit" | "event_time_filter" | "catalog" => Value::from(()),
+            "Table" => Value::from("table"),
+            "View" => Value::from("view"),
+            "CTE" => Value::from("cte"),
+            "External" => Value::from("external"),
+            "MaterializedView" => Value::from("materialized_view"),
             _ => return None,
         })
     }
     fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        let (_, kwargs) = split_kwargs(args);
+        let (pos, kwargs) = split_kwargs(args);
         let flag = |k: &str, cur: bool| kwarg(&kwargs, k).map(|v| v.is_true()).unwrap_or(cur);
         match method {
+            "get" => {
+                let key = pos.first().and_then(Value::as_str).unwrap_or_default();
+                if key == "metadata" {
+                    let mut m = indexmap::IndexMap::new();
+                    m.insert(Value::from("type"), Value::from(RELATION_CLASS));
+                    return Ok(super::pyvalues::PyDict::new_value(m));
+                }
+                Ok(self.get_value(&Value::from(key)).or_else(|| pos.get(1).cloned()).unwrap_or(Value::from(())))
+            }
+            "render_limited" | "__str__" => Ok(Value::from(self.rendered())),
+            "matches" => {
+                let r = &self.relation;
+                let ok = [("database", &r.database), ("schema", &r.schema), ("identifier", &r.identifier)].iter().all(|(k, v)| {
+                    match kwarg(&kwargs, k).filter(|x| !x.is_none()) {
+                        Some(want) => want.as_str().is_some_and(|w| w.eq_ignore_ascii_case(v)),
+                        None => true,
+                    }
+                });
+                Ok(Value::from(ok))
+            }
             "include" => {
                 let mut r = (**self).clone();
                 r.include_database = flag("database", r.include_database);
@@ -265,16 +331,16 @@ impl Object for ConfigObj {
         let key = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).unwrap_or_default();
         let default = arg(pos, &kwargs, 1, "default");
         match method {
-            "get" => Ok(self.lookup(&key).map(|v| crate::jinja::jv(&v)).or(default).unwrap_or(Value::from(()))),
+            "get" => Ok(self.lookup(&key).map(|v| crate::jinja::pyjv(&v)).or(default).unwrap_or(Value::from(()))),
             "require" => match self.lookup(&key) {
-                Some(v) => Ok(crate::jinja::jv(&v)),
+                Some(v) => Ok(crate::jinja::pyjv(&v)),
                 None if self.ctx.phase == Phase::Parse => Ok(Value::from(())),
                 None => Err(err(format!("Required config '{key}' was not set"))),
             },
             "meta_get" => Ok(self
                 .lookup("meta")
                 .and_then(|m| m.get(&key).cloned())
-                .map(|v| crate::jinja::jv(&v))
+                .map(|v| crate::jinja::pyjv(&v))
                 .or(default)
                 .unwrap_or(Value::from(()))),
             "persist_relation_docs" | "persist_column_docs" => Ok(Value::from(false)),
@@ -303,7 +369,7 @@ impl Object for VarFn {
         let (pos, kwargs) = split_kwargs(args);
         let name = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).ok_or_else(|| err("var() needs a name"))?;
         if let Some(v) = self.ctx.globals.config.var(&self.package, &name) {
-            return Ok(crate::jinja::jv(&v));
+            return Ok(crate::jinja::pyjv(&v));
         }
         if pos.len() > 1 {
             return Ok(pos[1].clone());
@@ -358,12 +424,17 @@ impl Object for AdapterObj {
             }
             "quote" => Ok(Value::from(format!("\"{}\"", arg(pos, &kwargs, 0, "identifier").map(|v| v.to_string()).unwrap_or_default().replace('"', "\"\"")))),
             "type" => Ok(Value::from(self.ctx.globals.config.target.adapter_type.clone())),
-            "get_relation" => {
+            "get_relation" | "load_relation" => {
                 if !exec {
                     return Ok(Value::from(()));
                 }
-                let part = |i, k| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
-                let rel = Relation::new(part(0, "database"), part(1, "schema"), part(2, "identifier"));
+                let rel = if method == "load_relation" {
+                    let given = arg(pos, &kwargs, 0, "relation").unwrap_or_default();
+                    RelationObj::from_value(&given).ok_or_else(|| err(format!("load_relation() expects a relation, got {given}")))?
+                } else {
+                    let part = |i, k| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+                    Relation::new(part(0, "database"), part(1, "schema"), part(2, "identifier"))
+                };
                 let kind = with_conn(&self.ctx, |c| c.relation_kind(&rel).map_err(|e| err(e.message)))?;
                 Ok(match kind {
                     Some(k) => {
@@ -380,7 +451,7 @@ impl Object for AdapterObj {
                 }
                 let rel = relation_arg(arg(pos, &kwargs, 0, "relation"), "get_columns_in_relation")?;
                 let cols = with_conn(&self.ctx, |c| c.get_columns(&rel).map_err(|e| err(e.message)))?;
-                Ok(Value::from(cols.into_iter().map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type })).collect::<Vec<_>>()))
+                Ok(Value::from(cols.into_iter().map(|c| Value::from_object(ColumnObj::new(c.name, c.data_type))).collect::<Vec<_>>()))
             }
             "get_missing_columns" => {
                 if !exec {
@@ -392,7 +463,7 @@ impl Object for AdapterObj {
                 let missing: Vec<Value> = a
                     .into_iter()
                     .filter(|c| !b.iter().any(|t| t.name.eq_ignore_ascii_case(&c.name)))
-                    .map(|c| Value::from_object(ColumnObj { name: c.name, data_type: c.data_type }))
+                    .map(|c| Value::from_object(ColumnObj::new(c.name, c.data_type)))
                     .collect();
                 Ok(Value::from(missing))
             }
@@ -448,34 +519,180 @@ impl Object for AdapterObj {
     }
 }
 
-/// A column as `adapter.get_columns_in_relation` returns it.
-#[derive(Debug)]
+/// A column as `adapter.get_columns_in_relation` returns it, and
+/// `api.Column`: dbt's `Column` with dbt-duckdb's type families.
+#[derive(Debug, Clone, Default)]
 pub struct ColumnObj {
     pub name: String,
-    pub data_type: String,
+    pub dtype: String,
+    pub char_size: Option<i64>,
+    pub numeric_precision: Option<i64>,
+    pub numeric_scale: Option<i64>,
+}
+
+impl ColumnObj {
+    pub fn new(name: String, dtype: String) -> ColumnObj {
+        ColumnObj { name, dtype, ..ColumnObj::default() }
+    }
+    fn lower(&self) -> String {
+        self.dtype.to_ascii_lowercase()
+    }
+    pub fn is_string(&self) -> bool {
+        matches!(self.lower().as_str(), "text" | "character varying" | "character" | "varchar")
+    }
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self.lower().as_str(),
+            "tinyint" | "smallint" | "integer" | "bigint" | "hugeint" | "utinyint" | "usmallint" | "uinteger" | "ubigint"
+                | "int1" | "int2" | "int4" | "int8" | "short" | "int" | "signed" | "long"
+        )
+    }
+    pub fn is_float(&self) -> bool {
+        matches!(self.lower().as_str(), "real" | "float" | "float4" | "float8" | "double")
+    }
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.lower().as_str(), "numeric" | "decimal")
+    }
+    /// dbt's `Column.data_type`: strings get their size, numerics their
+    /// precision and scale when known.
+    pub fn data_type(&self) -> String {
+        if self.is_string() {
+            format!("character varying({})", self.char_size.unwrap_or(256))
+        } else if self.is_numeric() {
+            numeric_type(&self.dtype, self.numeric_precision, self.numeric_scale)
+        } else {
+            self.dtype.clone()
+        }
+    }
+}
+
+fn numeric_type(dtype: &str, precision: Option<i64>, scale: Option<i64>) -> String {
+    match (precision, scale) {
+        (Some(p), Some(s)) => format!("{dtype}({p},{s})"),
+        _ => dtype.to_string(),
+    }
+}
+
+/// `Column.translate_type`: dbt's labels for generic type names.
+pub fn translate_type(dtype: &str) -> String {
+    match dtype.to_ascii_uppercase().as_str() {
+        "STRING" => "TEXT".into(),
+        "TIMESTAMP" => "TIMESTAMP".into(),
+        "FLOAT" => "FLOAT".into(),
+        "INTEGER" => "INT".into(),
+        "BOOLEAN" => "BOOLEAN".into(),
+        _ => dtype.to_string(),
+    }
+}
+
+fn opt_int(v: Option<Value>) -> Option<i64> {
+    v.filter(|v| !v.is_none() && !v.is_undefined()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
 }
 
 impl Object for ColumnObj {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let opt = |v: Option<i64>| v.map(Value::from).unwrap_or(Value::from(()));
         Some(match key.as_str()? {
             "name" | "column" => Value::from(self.name.clone()),
-            "quoted" => Value::from(format!("\"{}\"", self.name.replace('"', "\"\""))),
-            "data_type" | "dtype" => Value::from(self.data_type.clone()),
+            "quoted" => Value::from(format!("\"{}\"", self.name)),
+            "dtype" => Value::from(self.dtype.clone()),
+            "data_type" => Value::from(self.data_type()),
+            "char_size" => opt(self.char_size),
+            "numeric_precision" => opt(self.numeric_precision),
+            "numeric_scale" => opt(self.numeric_scale),
             _ => return None,
         })
     }
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
-        let t = self.data_type.to_ascii_uppercase();
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
         match method {
-            "is_string" => Ok(Value::from(t.contains("CHAR") || t == "TEXT" || t == "STRING")),
-            "is_number" | "is_numeric" => Ok(Value::from(["INT", "DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"].iter().any(|k| t.contains(k)))),
-            "is_integer" => Ok(Value::from(t.contains("INT"))),
-            "is_float" => Ok(Value::from(t.contains("DOUBLE") || t.contains("FLOAT") || t == "REAL")),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+            "is_string" => Ok(Value::from(self.is_string())),
+            "is_integer" => Ok(Value::from(self.is_integer())),
+            "is_float" => Ok(Value::from(self.is_float())),
+            "is_numeric" => Ok(Value::from(self.is_numeric())),
+            "is_number" => Ok(Value::from(self.is_integer() || self.is_numeric() || self.is_float())),
+            "string_size" => {
+                if !self.is_string() {
+                    return Err(err("Called string_size() on non-string field!"));
+                }
+                Ok(Value::from(self.char_size.unwrap_or(256)))
+            }
+            "literal" => {
+                let v = arg(pos, &kwargs, 0, "value").unwrap_or_default();
+                Ok(Value::from(format!("{v}::{}", self.data_type())))
+            }
+            "can_expand_to" => {
+                let other = arg(pos, &kwargs, 0, "other_column").unwrap_or_default();
+                let Some(other) = other.downcast_object_ref::<ColumnObj>() else { return Ok(Value::from(false)) };
+                Ok(Value::from(
+                    self.is_string() && other.is_string() && self.char_size.unwrap_or(256) < other.char_size.unwrap_or(256),
+                ))
+            }
+            _ => column_class_method(method, pos, &kwargs),
         }
     }
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Column {} ({})>", self.name, self.data_type)
+        write!(f, "<Column {} ({})>", self.name, self.data_type())
+    }
+}
+
+/// Class methods of `api.Column` (also callable on instances, as in Python).
+fn column_class_method(method: &str, pos: &[Value], kwargs: &Option<Kwargs>) -> Result<Value, Error> {
+    let s = |i: usize, k: &str| arg(pos, kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+    match method {
+        "translate_type" => Ok(Value::from(translate_type(&s(0, "dtype")))),
+        "create" => Ok(Value::from_object(ColumnObj::new(s(0, "name"), translate_type(&s(1, "label_or_dtype"))))),
+        "string_type" => Ok(Value::from(format!("character varying({})", s(0, "size")))),
+        "numeric_type" => Ok(Value::from(numeric_type(
+            &s(0, "dtype"),
+            opt_int(arg(pos, kwargs, 1, "precision")),
+            opt_int(arg(pos, kwargs, 2, "scale")),
+        ))),
+        "from_description" => {
+            // dbt parses "varchar(10)" / "numeric(10,2)" into size/precision.
+            let name = s(0, "name");
+            let raw = s(1, "raw_data_type");
+            let mut col = ColumnObj::new(name, raw.clone());
+            if let Some((base, rest)) = raw.split_once('(') {
+                let inner = rest.trim_end_matches(')');
+                let nums: Vec<Option<i64>> = inner.split(',').map(|p| p.trim().parse().ok()).collect();
+                col.dtype = base.trim().to_string();
+                match nums.as_slice() {
+                    [Some(n)] if col.is_string() => col.char_size = Some(*n),
+                    [Some(n)] => col.numeric_precision = Some(*n),
+                    [Some(p), Some(sc)] => {
+                        col.numeric_precision = Some(*p);
+                        col.numeric_scale = Some(*sc);
+                    }
+                    _ => return Err(err(format!("Could not interpret data_type \"{raw}\": could not convert to int"))),
+                }
+            }
+            Ok(Value::from_object(col))
+        }
+        _ => Err(Error::from(ErrorKind::UnknownMethod)),
+    }
+}
+
+/// `api.Column`: the class, for `api.Column.translate_type('string')`,
+/// `api.Column.create(name, dtype)` and calling it as a constructor.
+#[derive(Debug)]
+pub struct ColumnClass;
+
+impl Object for ColumnClass {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        let s = |i: usize, k: &str| arg(pos, &kwargs, i, k).map(|v| v.to_string()).unwrap_or_default();
+        Ok(Value::from_object(ColumnObj {
+            name: s(0, "column"),
+            dtype: s(1, "dtype"),
+            char_size: opt_int(arg(pos, &kwargs, 2, "char_size")),
+            numeric_precision: opt_int(arg(pos, &kwargs, 3, "numeric_precision")),
+            numeric_scale: opt_int(arg(pos, &kwargs, 4, "numeric_scale")),
+        }))
+    }
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (pos, kwargs) = split_kwargs(args);
+        column_class_method(method, pos, &kwargs)
     }
 }
 
@@ -547,6 +764,27 @@ impl Object for AgateColumns {
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.0 .0.columns.len())
+    }
+    /// agate's `MappedSequence`: a sequence of columns that is also keyed
+    /// by column name.
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let cols = &self.0 .0.columns;
+        let column = |i: usize| self.get_value(&Value::from(i)).unwrap_or_default();
+        match method {
+            "keys" => Ok(Value::from(cols.iter().map(|c| Value::from(c.name.clone())).collect::<Vec<_>>())),
+            "values" => Ok(Value::from((0..cols.len()).map(column).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                cols.iter()
+                    .enumerate()
+                    .map(|(i, c)| Value::from(minijinja::value::Tuple::from(vec![Value::from(c.name.clone()), column(i)])))
+                    .collect::<Vec<_>>(),
+            )),
+            "get" => {
+                let key = args.first().cloned().unwrap_or_default();
+                Ok(self.get_value(&key).or_else(|| args.get(1).cloned()).unwrap_or(Value::from(())))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
     }
 }
 
@@ -695,7 +933,7 @@ impl Object for LogFn {
         let msg = pos.first().map(|v| v.to_string()).unwrap_or_default();
         let info = arg(pos, &kwargs, 1, "info").map(|v| v.is_true()).unwrap_or(false);
         if info && self.ctx.phase == Phase::Execute {
-            println!("{}  {msg}", chrono::Local::now().format("%H:%M:%S"));
+            println!("{}  {}", chrono::Local::now().format("%H:%M:%S"), crate::diag::scrub_secrets(&msg));
         }
         Ok(Value::from(""))
     }
@@ -715,7 +953,7 @@ impl Object for Exceptions {
             "raise_database_error" => Err(err(format!("Database Error: {msg}"))),
             "raise_fail_fast_error" => Err(err(format!("Fail fast: {msg}"))),
             "warn" => {
-                eprintln!("{}  [WARNING]: {msg}", chrono::Local::now().format("%H:%M:%S"));
+                eprintln!("{}  [WARNING]: {}", chrono::Local::now().format("%H:%M:%S"), crate::diag::scrub_secrets(&msg));
                 Ok(Value::from(""))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -766,60 +1004,62 @@ impl Object for DocFn {
     }
 }
 
-/// The body of a `{% call %}` block, rendered in the calling state.
-#[derive(Debug)]
-pub struct CallerBody(pub Value);
+/// The `caller` of a `{% call %}` block, passed into a macro that renders
+/// in its own template state.
+///
+/// minijinja only runs a block's body in the state that defined it, and the
+/// called macro runs in a new state (every macro is its own template). So the
+/// body keeps a pointer to the calling state, which `MacroCaller::call` holds
+/// borrowed for exactly as long as the macro runs; `alive` is cleared when that
+/// call returns, and the pointer is only used on the thread that made it.
+pub struct CallerBody {
+    caller: Value,
+    state: *mut State<'static, 'static>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::ThreadId,
+}
+
+// SAFETY: the raw state pointer is only dereferenced on the thread that
+// created it (checked in `call`), while the borrow it came from is live.
+unsafe impl Send for CallerBody {}
+unsafe impl Sync for CallerBody {}
+
+impl std::fmt::Debug for CallerBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerBody")
+    }
+}
+
+/// Clears `alive` when the macro call that lent the calling state returns.
+pub struct CallerScope(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CallerScope {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl CallerBody {
+    /// Wraps `caller` (a macro of `state`). The returned scope must be
+    /// dropped before the borrow of `state` ends.
+    pub fn new(caller: Value, state: &mut State<'_, '_>) -> (Value, CallerScope) {
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let ptr = state as *mut State<'_, '_> as *mut State<'static, 'static>;
+        let body = CallerBody { caller, state: ptr, alive: alive.clone(), thread: std::thread::current().id() };
+        (Value::from_object(body), CallerScope(alive))
+    }
+}
 
 impl Object for CallerBody {
-    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, _args: &[Value]) -> Result<Value, Error> {
-        Ok(self.0.clone())
-    }
-}
-
-/// A Python-like datetime (`run_started_at`, `modules.datetime.datetime.now()`).
-#[derive(Debug, Clone)]
-pub struct DateTimeObj(pub chrono::DateTime<chrono::FixedOffset>);
-
-/// Python strftime → chrono: `%f` is microseconds in Python.
-pub fn py_strftime(dt: &chrono::DateTime<chrono::FixedOffset>, fmt: &str) -> String {
-    let fmt = fmt.replace("%f", "%6f");
-    let mut out = String::new();
-    use std::fmt::Write as _;
-    if write!(out, "{}", dt.format(&fmt)).is_err() {
-        return fmt;
-    }
-    out
-}
-
-impl Object for DateTimeObj {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        use chrono::{Datelike, Timelike};
-        let d = &self.0;
-        Some(Value::from(match key.as_str()? {
-            "year" => d.year() as i64,
-            "month" => d.month() as i64,
-            "day" => d.day() as i64,
-            "hour" => d.hour() as i64,
-            "minute" => d.minute() as i64,
-            "second" => d.second() as i64,
-            "microsecond" => (d.nanosecond() / 1000) as i64,
-            _ => return None,
-        }))
-    }
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "strftime" => {
-                let (fmt,): (String,) = from_args(args)?;
-                Ok(Value::from(py_strftime(&self.0, &fmt)))
-            }
-            "isoformat" => Ok(Value::from(py_strftime(&self.0, "%Y-%m-%dT%H:%M:%S.%f%:z"))),
-            "timestamp" => Ok(Value::from(self.0.timestamp_micros() as f64 / 1e6)),
-            "date" => Ok(Value::from(self.0.format("%Y-%m-%d").to_string())),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        if !self.alive.load(std::sync::atomic::Ordering::SeqCst) || std::thread::current().id() != self.thread {
+            return Err(err("caller() was called after its {% call %} block finished"));
         }
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&py_strftime(&self.0, "%Y-%m-%d %H:%M:%S.%f%:z"))
+        // SAFETY: `alive` means the `MacroCaller::call` frame that holds the
+        // calling state's `&mut` borrow is still on this thread's stack and
+        // is not using it while the macro it called runs.
+        let state = unsafe { &mut *self.state };
+        self.caller.call(state, args)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::blocks::{BlockKind, as_macro_source, find_blocks};
-use super::{Globals, JinjaEnv, MacroDef, NodeCtx, Phase, builtins, describe_error, jv};
+use super::{Globals, JinjaEnv, MacroDef, NodeCtx, Phase, builtins, describe_error, pyjv};
 use crate::config::{Config, Flags, Project, Target};
 
 /// The package the case's macros belong to: the root project.
@@ -48,13 +48,15 @@ impl CaseEnv {
     }
 
     /// Renders `template` with every key of `context` (a JSON object) as a
-    /// name of the render context.
+    /// name of the render context. Lists and maps become Python's mutable
+    /// containers: in dbt the context's values (`model`, `graph`, test
+    /// arguments, ...) are Python lists and dicts.
     pub fn render(&self, template: &str, context: &Value) -> Result<String, String> {
         let mut ctx = NodeCtx::new(self.globals.clone(), self.env.macros.clone(), Phase::Execute, PACKAGE);
         match context {
             Value::Object(m) => {
                 for (k, v) in m {
-                    ctx.extra.insert(k.clone(), jv(v));
+                    ctx.extra.insert(k.clone(), pyjv(v));
                 }
             }
             Value::Null => {}

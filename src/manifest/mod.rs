@@ -438,8 +438,10 @@ pub struct Manifest {
 
 impl Manifest {
     /// Unique ids of everything that can be a DAG vertex (nodes, sources, exposures).
+    /// Vertices of the DAG: enabled nodes (a test whose target is missing
+    /// stays in `nodes`, disabled, as in dbt), sources and exposures.
     pub fn vertex_ids(&self) -> impl Iterator<Item = &String> {
-        self.nodes.keys().chain(self.sources.keys()).chain(self.exposures.keys())
+        self.nodes.iter().filter(|(_, n)| n.config.enabled()).map(|(id, _)| id).chain(self.sources.keys()).chain(self.exposures.keys())
     }
     pub fn depends_on(&self, unique_id: &str) -> &[String] {
         if let Some(n) = self.nodes.get(unique_id) {

@@ -744,11 +744,25 @@ impl NodeParser<'_> {
             .chain(self.manifest.exposures.values().map(|e| {
                 (&e.unique_id, &e.package_name, &e.refs, &e.sources, self.props.exposure_file(&e.name), None, ResourceType::Exposure)
             }));
-        for (uid, pkg, refs, sources, file, span, _) in nodes_and_exposures {
+        // A test whose target does not exist is disabled with a warning, as
+        // dbt does (a YAML entry may describe a model that was removed).
+        let mut disabled_tests: Vec<String> = Vec::new();
+        for (uid, pkg, refs, sources, file, span, rtype) in nodes_and_exposures {
             let mut deps = Vec::new();
             for r in refs {
                 match resolve_ref(&by_name, pkg, &self.config.root.name, r) {
                     Some(target) => deps.push(target),
+                    None if rtype == ResourceType::Test => {
+                        disabled_tests.push(uid.clone());
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "test-target-missing",
+                                format!("Test '{uid}' depends on a node named '{}' which was not found; the test is disabled", r.name),
+                            )
+                            .in_file(&file)
+                            .with_span(span),
+                        );
+                    }
                     None => {
                         let text = std::fs::read_to_string(&file).unwrap_or_default();
                         let span = span.or_else(|| Span::find(&text, &format!("'{}'", r.name), 0)).or_else(|| Span::find(&text, &format!("\"{}\"", r.name), 0));
@@ -763,6 +777,17 @@ impl NodeParser<'_> {
             for (s, t) in sources {
                 match source_ids.get(&(s.as_str(), t.as_str())) {
                     Some(id) => deps.push(id.to_string()),
+                    None if rtype == ResourceType::Test => {
+                        disabled_tests.push(uid.clone());
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "test-target-missing",
+                                format!("Test '{uid}' depends on a source named '{s}.{t}' which was not found; the test is disabled"),
+                            )
+                            .in_file(&file)
+                            .with_span(span),
+                        );
+                    }
                     None => {
                         let text = std::fs::read_to_string(&file).unwrap_or_default();
                         let span = span.or_else(|| Span::find(&text, &format!("'{t}'"), 0));
@@ -803,6 +828,11 @@ impl NodeParser<'_> {
                 n.depends_on.nodes = deps;
             } else if let Some(e) = self.manifest.exposures.get_mut(&uid) {
                 e.depends_on.nodes = deps;
+            }
+        }
+        for uid in disabled_tests {
+            if let Some(n) = self.manifest.nodes.get_mut(&uid) {
+                n.config.0.insert("enabled".into(), Value::Bool(false));
             }
         }
         for e in errors {

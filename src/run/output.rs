@@ -51,6 +51,7 @@ impl Output {
     }
 
     fn emit(&self, level: &str, msg: &str, data: serde_json::Value) {
+        let msg = &*crate::diag::scrub_secrets(msg);
         let _g = self.lock.lock();
         match self.format {
             LogFormat::Text => {

@@ -190,6 +190,12 @@ pub fn strip_ansi(s: &str) -> String {
 /// Runs the `rdbt` binary built by cargo in `dir` with `args`, with a clean
 /// environment for dbt variables, and captures everything.
 pub fn rdbt_in(dir: &Path, args: &[&str]) -> RunOutput {
+    rdbt_in_env(dir, args, &[])
+}
+
+/// [`rdbt_in`] with extra environment variables (set after the dbt ones
+/// are cleared).
+pub fn rdbt_in_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> RunOutput {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdbt"));
     cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, _) in std::env::vars_os() {
@@ -199,6 +205,7 @@ pub fn rdbt_in(dir: &Path, args: &[&str]) -> RunOutput {
         }
     }
     cmd.env("NO_COLOR", "1").env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
+    cmd.envs(envs.iter().copied());
     let mut child = cmd.spawn().expect("spawn rdbt");
     let mut out_pipe = child.stdout.take().unwrap();
     let mut err_pipe = child.stderr.take().unwrap();
