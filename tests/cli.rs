@@ -460,3 +460,55 @@ fn secret_env_vars_are_refused_in_models() {
     assert!(out.stderr.contains("models/a.sql"), "{}", out.stderr);
     assert!(!out.all_output().contains("s3cr3t-value"));
 }
+
+#[test]
+fn project_materializations_run_through_jinja() {
+    // A custom materialization (append-only), and a project override of the
+    // built-in `view` materialization that builds tables instead.
+    let insert_only = r#"{% materialization insert_only, adapter='duckdb' %}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set existing = load_cached_relation(this) -%}
+  {{ run_hooks(pre_hooks) }}
+  {% if existing is none or should_full_refresh() %}
+    {{ drop_relation_if_exists(existing) }}
+    {% call statement('main') -%}
+      {{ get_create_table_as_sql(False, target_relation, sql) }}
+    {%- endcall %}
+  {% else %}
+    {% call statement('main') -%}
+      insert into {{ target_relation }} {{ sql }}
+    {%- endcall %}
+  {% endif %}
+  {{ run_hooks(post_hooks) }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+{% materialization view, default %}
+  {% call statement('main') -%}
+    create or replace table {{ this }} as {{ sql }}
+  {%- endcall %}
+  {{ return({'relations': [this]}) }}
+{% endmaterialization %}
+"#;
+    let p = project(&[
+        ("macros/materializations.sql", insert_only),
+        (
+            "models/events.sql",
+            "{{ config(materialized='insert_only', post_hook=\"insert into {{ this }} values (99, 'hook')\") }}\nselect 1 as id, 'a' as label union all select 2, 'b'",
+        ),
+        ("models/counted.sql", "select count(*) as n from {{ ref('events') }}"),
+    ]);
+    for _ in 0..2 {
+        let out = rdbt_in(p.path(), &["run"]);
+        out.assert_code(0);
+    }
+    let dump = common::dump_relations(&p.path().join("target/p.duckdb"));
+    let events = common::relation(&dump, "main.events");
+    assert_eq!(events["rows"].as_array().map(Vec::len), Some(6), "{events}");
+    let counted = common::relation(&dump, "main.counted");
+    assert_eq!(counted["type"], "table", "the project's `view` materialization builds tables: {counted}");
+    assert_eq!(counted["rows"][0][0], "6", "{counted}");
+    // --full-refresh goes through should_full_refresh() in the block.
+    rdbt_in(p.path(), &["run", "--full-refresh", "-s", "events"]).assert_code(0);
+    let dump = common::dump_relations(&p.path().join("target/p.duckdb"));
+    assert_eq!(common::relation(&dump, "main.events")["rows"].as_array().map(Vec::len), Some(3));
+}

@@ -94,7 +94,12 @@ impl Compiler {
 
     /// The execute context of `node`.
     pub fn context(&self, node: &Node, is_incremental: bool, conn: Option<SharedConnection>) -> Arc<NodeCtx> {
+        self.context_with(node, is_incremental, conn, std::collections::BTreeMap::new())
+    }
+
+    fn context_with(&self, node: &Node, is_incremental: bool, conn: Option<SharedConnection>, extra: std::collections::BTreeMap<String, Value>) -> Arc<NodeCtx> {
         let mut ctx = NodeCtx::new(self.globals.clone(), self.jinja.macros.clone(), Phase::Execute, &node.package_name);
+        ctx.extra = extra;
         ctx.this = Some(Self::relation_of(node));
         ctx.model = jinja::jv(node);
         ctx.node_config = node.config.0.clone();
@@ -131,6 +136,60 @@ impl Compiler {
             pre_hooks: render_hooks("pre-hook")?,
             post_hooks: render_hooks("post-hook")?,
         })
+    }
+
+    /// The project's or a package's `{% materialization %}` block for this
+    /// model, when there is one (it replaces rdbt's native materialization).
+    pub fn custom_materialization(&self, node: &Node) -> Option<Arc<jinja::MacroDef>> {
+        if node.resource_type != crate::manifest::ResourceType::Model {
+            return None;
+        }
+        self.jinja.macros.materialization(node.config.materialized(), &self.config.target.adapter_type).cloned()
+    }
+
+    /// Runs a `{% materialization %}` block for `node`: the block executes
+    /// its statements itself (`statement('main')`, hooks via `run_hooks`).
+    /// Returns the message of the `main` statement and its SQL.
+    pub fn run_custom_materialization(
+        &self,
+        node: &Node,
+        def: &Arc<jinja::MacroDef>,
+        compiled: &CompiledNode,
+        is_incremental: bool,
+        conn: SharedConnection,
+    ) -> Result<(String, Option<String>), Diagnostic> {
+        let hooks = |list: &[String]| -> Value {
+            jinja::pyvalues::PyList::new_value(
+                list.iter()
+                    .map(|h| {
+                        let mut m = indexmap::IndexMap::new();
+                        m.insert(Value::from("sql"), Value::from(h.clone()));
+                        m.insert(Value::from("transaction"), Value::from(true));
+                        jinja::pyvalues::PyDict::new_value(m)
+                    })
+                    .collect(),
+            )
+        };
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("sql".to_string(), Value::from(compiled.compiled_sql.clone()));
+        extra.insert("compiled_code".to_string(), Value::from(compiled.compiled_sql.clone()));
+        extra.insert("pre_hooks".to_string(), hooks(&compiled.pre_hooks));
+        extra.insert("post_hooks".to_string(), hooks(&compiled.post_hooks));
+        let ctx = self.context_with(node, is_incremental, Some(conn), extra);
+        self.jinja.call_macro(def, &ctx, &[]).map_err(|e| {
+            let mut d = self.diag(node, &e);
+            d.notes.push(format!("in materialization '{}' ({})", node.config.materialized(), def.unique_id));
+            d
+        })?;
+        let main = ctx.statements.lock().ok().and_then(|s| s.get("main").cloned());
+        let message = main
+            .as_ref()
+            .and_then(|m| m.get_attr("response").ok())
+            .and_then(|r| r.get_attr("_message").ok())
+            .and_then(|m| m.as_str().map(str::to_string))
+            .unwrap_or_else(|| "OK".to_string());
+        let sql = main.and_then(|m| m.get_attr("sql").ok()).and_then(|s| s.as_str().map(str::to_string));
+        Ok((message, sql))
     }
 
     /// The CTEs for `ephemerals` (in first-use order), each preceded by

@@ -215,10 +215,38 @@ fn parse_params(header: &str) -> Vec<String> {
 
 /// The block as a plain minijinja macro template: `{% test x(..) %}` becomes
 /// `{% macro test_x(..) %}`, and its closing tag `{% endmacro %}`.
+/// The macro name dbt gives a `{% materialization name, adapter='x' %}`
+/// block: `materialization_<name>_<adapter>` (`default` when the header says
+/// `default` or names no adapter).
+pub fn materialization_macro_name(block: &Block) -> String {
+    let rest = &block.header_rest;
+    let adapter = rest
+        .find("adapter")
+        .and_then(|i| {
+            let after = &rest[i + "adapter".len()..];
+            let after = after.trim_start().strip_prefix('=')?.trim_start();
+            let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+            let inner = &after[1..];
+            inner.find(quote).map(|end| inner[..end].to_string())
+        })
+        .unwrap_or_else(|| "default".to_string());
+    format!("materialization_{}_{adapter}", block.name)
+}
+
 pub fn as_macro_source(text: &str, block: &Block) -> String {
     let src = &text[block.span.start..block.span.end];
     match block.kind {
         BlockKind::Macro => src.to_string(),
+        BlockKind::Materialization => {
+            // The opening tag's own whitespace control is kept; the header
+            // (name, adapter, supported_languages) becomes an empty signature.
+            let open = &text[block.span.start..block.body.start];
+            let close = &text[block.body.end..block.span.end];
+            let trim_open = if open.starts_with("{%-") { "{%-" } else { "{%" };
+            let trim_close = if open.trim_end().ends_with("-%}") { "-%}" } else { "%}" };
+            let close = close.replacen("endmaterialization", "endmacro", 1);
+            format!("{trim_open} macro {}() {trim_close}{}{close}", materialization_macro_name(block), &text[block.body.start..block.body.end])
+        }
         BlockKind::Test => {
             let body = &text[block.body.start..block.body.end];
             let open = &text[block.span.start..block.body.start];
@@ -245,6 +273,11 @@ mod tests {
         assert_eq!(blocks[1].kind, BlockKind::Test);
         assert_eq!(as_macro_source(text, &blocks[1]), "{% macro test_positive(model, column_name) %}select 1{% endmacro %}");
         assert_eq!(&text[blocks[2].body.start..blocks[2].body.end], "hello");
+        let text = "{%- materialization insert_only, adapter='duckdb' -%}x{% endmaterialization %}\n{% materialization m, default %}y{% endmaterialization %}";
+        let blocks = find_blocks(text).unwrap();
+        assert_eq!(materialization_macro_name(&blocks[0]), "materialization_insert_only_duckdb");
+        assert_eq!(as_macro_source(text, &blocks[0]), "{%- macro materialization_insert_only_duckdb() -%}x{% endmacro %}");
+        assert_eq!(materialization_macro_name(&blocks[1]), "materialization_m_default");
     }
 
     #[test]

@@ -60,6 +60,17 @@ impl MacroIndex {
     pub fn resolve(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
         self.get(package, name).or_else(|| self.get(&self.root_package, name)).or_else(|| self.get(INTERNAL_PACKAGE, name))
     }
+    /// The `{% materialization %}` block that builds `materialized` models,
+    /// as dbt chooses it: the root project before packages, and within one
+    /// package the adapter's own block before the `default` one. None when
+    /// rdbt's native materialization applies.
+    pub fn materialization(&self, materialized: &str, adapter_type: &str) -> Option<&Arc<MacroDef>> {
+        let mut packages: Vec<&String> = self.by_package.keys().filter(|p| **p != self.root_package && *p != INTERNAL_PACKAGE).collect();
+        packages.sort();
+        std::iter::once(&self.root_package).chain(packages).find_map(|pkg| {
+            [adapter_type, "default"].iter().find_map(|a| self.get(pkg, &format!("materialization_{materialized}_{a}")))
+        })
+    }
     pub fn is_namespace(&self, name: &str) -> bool {
         self.by_package.contains_key(name)
     }
@@ -81,6 +92,7 @@ impl JinjaEnv {
         minijinja_contrib::add_to_environment(&mut env);
         env.add_function(pyvalues::LIST_FN, pyvalues::py_list_fn);
         env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
+        env.add_function(pyvalues::DISCARD_FN, |_v: Value| ());
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -116,6 +128,19 @@ impl JinjaEnv {
     /// Renders `source` (a model, hook, test, or description) in `ctx`.
     /// `name` identifies the template in errors (the node's unique_id).
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
+        // dbt returns text without any Jinja marker as it is (Jinja would
+        // drop a trailing newline and normalize line endings).
+        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+            return Ok(source.to_string());
+        }
+        // Jinja2 turns \r\n and \r into \n (`newline_sequence`).
+        let normalized;
+        let source = if source.contains('\r') {
+            normalized = source.replace("\r\n", "\n").replace('\r', "\n");
+            normalized.as_str()
+        } else {
+            source
+        };
         let root = Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone()));
         match rewrite::rewrite_literals(source, false) {
             Some(rewritten) => self.env.render_named_str(name, &rewritten, root),

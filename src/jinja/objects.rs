@@ -890,6 +890,7 @@ impl Object for StatementFn {
         let (resp, table) = result;
         let message = resp.map(|r| r.message).unwrap_or_else(|| "OK".into());
         entry.insert("response", crate::jinja::jv(serde_json::json!({"_message": message, "code": message})));
+        entry.insert("sql", Value::from(sql.clone()));
         match table {
             Some(t) => {
                 let data: Vec<Value> = t.rows.iter().map(|r| Value::from(r.iter().map(json_to_value).collect::<Vec<_>>())).collect();

@@ -23,6 +23,8 @@ use minijinja::{Error, ErrorKind, Output, State};
 pub const LIST_FN: &str = "__py_list";
 /// Name of the function the template rewriter wraps dict literals in.
 pub const DICT_FN: &str = "__py_dict";
+/// Name of the function the template rewriter wraps `{% do %}` expressions in.
+pub const DISCARD_FN: &str = "__py_discard";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves consistent data (every mutation
@@ -927,4 +929,103 @@ mod tests {
         assert_eq!(split_whitespace_n("  a b  c ", 1), vec!["a", "b  c "]);
         assert_eq!(split_whitespace_n("a b c", 5), vec!["a", "b", "c"]);
     }
+}
+
+/// Python's `json.dumps(value, sort_keys=..)` with its default separators
+/// (`", "`, `": "`) and `ensure_ascii`. Values JSON cannot hold (sets,
+/// objects) are a `TypeError`, as in Python.
+pub fn json_dumps(v: &Value, sort_keys: bool) -> Result<String, Error> {
+    let mut out = String::new();
+    write_json(&mut out, v, sort_keys)?;
+    Ok(out)
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_key(k: &Value) -> Result<String, Error> {
+    Ok(match k.kind() {
+        ValueKind::String => k.as_str().unwrap_or_default().to_string(),
+        ValueKind::None => "null".into(),
+        ValueKind::Bool => if k.is_true() { "true".into() } else { "false".into() },
+        ValueKind::Number if k.is_integer() => k.to_string(),
+        ValueKind::Number => py_float(f64::try_from(k.clone()).unwrap_or(f64::NAN)),
+        _ => return Err(invalid(format!("TypeError: keys must be str, int, float, bool or None, not {}", k.kind()))),
+    })
+}
+
+fn write_json(out: &mut String, v: &Value, sort_keys: bool) -> Result<(), Error> {
+    match v.kind() {
+        ValueKind::None => out.push_str("null"),
+        ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
+        ValueKind::Number if v.is_integer() => {
+            let _ = write!(out, "{v}");
+        }
+        ValueKind::Number => {
+            let f = f64::try_from(v.clone()).unwrap_or(f64::NAN);
+            out.push_str(&if f.is_nan() {
+                "NaN".to_string()
+            } else if f.is_infinite() {
+                if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+            } else {
+                py_float(f)
+            });
+        }
+        ValueKind::String => json_str(out, v.as_str().unwrap_or_default()),
+        ValueKind::Seq if v.downcast_object_ref::<PySet>().is_none() => {
+            out.push('[');
+            for (i, item) in v.try_iter()?.enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(out, &item, sort_keys)?;
+            }
+            out.push(']');
+        }
+        ValueKind::Map if v.as_object().is_some_and(is_plain_map) => {
+            let mut entries: Vec<(String, Value)> = Vec::new();
+            for k in v.try_iter()? {
+                let val = v.get_item(&k)?;
+                entries.push((json_key(&k)?, val));
+            }
+            if sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            out.push('{');
+            for (i, (k, val)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_str(out, k);
+                out.push_str(": ");
+                write_json(out, val, sort_keys)?;
+            }
+            out.push('}');
+        }
+        _ => {
+            let what = if v.downcast_object_ref::<PySet>().is_some() { "set".to_string() } else { v.kind().to_string() };
+            return Err(invalid(format!("TypeError: Object of type {what} is not JSON serializable")));
+        }
+    }
+    Ok(())
 }

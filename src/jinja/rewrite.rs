@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use minijinja::machinery::{Token, tokenize};
 use minijinja::syntax::SyntaxConfig;
 
-use super::pyvalues::{DICT_FN, LIST_FN};
+use super::pyvalues::{DICT_FN, DISCARD_FN, LIST_FN};
 
 /// Insertions made by a rewrite: (byte offset in the original, inserted length).
 type Inserts = Vec<(usize, usize)>;
@@ -42,9 +42,22 @@ pub fn rewrite_literals(source: &str, in_expr: bool) -> Option<String> {
     let mut prev = Prev::Operator;
     // One entry per open bracket: does its closer get a `)`?
     let mut open: Vec<bool> = Vec::new();
+    // Inside `{% do ... %}`: Jinja2 takes any expression there, minijinja
+    // only a call, so the expression becomes the argument of a call.
+    let mut in_do = false;
+    let mut last_end = 0;
     for token in tokenize(source, in_expr, SyntaxConfig::default()) {
         let (token, span) = token.ok()?;
         let (start, end) = (span.start_offset as usize, span.end_offset as usize);
+        if matches!(token, Token::BlockEnd) && in_do {
+            inserts.push((last_end, ")"));
+            in_do = false;
+        }
+        if prev == Prev::BlockStart && matches!(token, Token::Ident("do")) {
+            inserts.push((end, DISCARD_FN));
+            in_do = true;
+        }
+        last_end = end;
         prev = match token {
             Token::TemplateData(_) | Token::VariableStart | Token::VariableEnd | Token::BlockEnd => {
                 open.clear();
@@ -89,13 +102,16 @@ pub fn rewrite_literals(source: &str, in_expr: bool) -> Option<String> {
     if inserts.is_empty() {
         return None;
     }
-    let extra: usize = inserts.iter().map(|(_, s)| s.len() + usize::from(*s != ")")).sum();
+    let extra: usize = inserts.iter().map(|(_, s)| s.len() + 1).sum();
     let mut out = String::with_capacity(source.len() + extra);
     let mut recorded: Inserts = Vec::with_capacity(inserts.len());
     let mut at = 0;
     for (pos, text) in inserts {
         out.push_str(&source[at..pos]);
         let before = out.len();
+        if text == DISCARD_FN {
+            out.push(' ');
+        }
         out.push_str(text);
         if text != ")" {
             out.push('(');
@@ -111,6 +127,9 @@ pub fn rewrite_literals(source: &str, in_expr: bool) -> Option<String> {
 /// Cheap pre-check: most model files have no literal at all.
 fn might_have_literal(source: &str) -> bool {
     let b = source.as_bytes();
+    if source.contains(" do ") || source.contains("-do ") || source.contains("%do ") {
+        return true;
+    }
     b.contains(&b'[') || b.windows(2).enumerate().any(|(i, w)| w[0] == b'{' && !matches!(w[1], b'{' | b'%' | b'#') && (i == 0 || b[i - 1] != b'{'))
         || b.windows(3).any(|w| w == b"{{{")
 }
@@ -169,7 +188,8 @@ mod tests {
         assert_eq!(rw("{% for x in [1] %}{% endfor %}"), "{% for x in __py_list([1]) %}{% endfor %}");
         assert_eq!(rw("{% if x in ['a'] %}{% endif %}"), "{% if x in __py_list(['a']) %}{% endif %}");
         assert_eq!(rw("{{ {'a': {'b': []}} }}"), "{{ __py_dict({'a': __py_dict({'b': __py_list([])})}) }}");
-        assert_eq!(rw("{% do d.update({'k': 1}) %}"), "{% do d.update(__py_dict({'k': 1})) %}");
+        assert_eq!(rw("{% do d.update({'k': 1}) %}"), "{% do __py_discard( d.update(__py_dict({'k': 1}))) %}");
+        assert_eq!(rw("{%- do x -%}"), "{%- do __py_discard( x) -%}");
         assert_eq!(rw("{% macro m(a=[]) %}{% endmacro %}"), "{% macro m(a=__py_list([])) %}{% endmacro %}");
     }
 

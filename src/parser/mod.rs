@@ -167,6 +167,7 @@ fn add_macros(env: &mut JinjaEnv, manifest: &mut Manifest, package: &str, file: 
         let name = match b.kind {
             BlockKind::Macro => b.name.clone(),
             BlockKind::Test => format!("test_{}", b.name),
+            BlockKind::Materialization => jinja::blocks::materialization_macro_name(&b),
             BlockKind::Docs => {
                 let uid = format!("doc.{package}.{}", b.name);
                 manifest.docs.insert(

@@ -370,12 +370,26 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         pre_hooks: compiled.pre_hooks.clone(),
         post_hooks: compiled.post_hooks.clone(),
     };
-    let outcome = match conn.lock() {
-        Ok(mut c) => {
-            let conn: &mut dyn Connection = c.as_mut();
-            materialize(conn, &req)
+    let outcome = if let Some(def) = rt.compiler.custom_materialization(node) {
+        // A `{% materialization %}` block of the project or a package runs
+        // its own statements through the node's connection.
+        rt.compiler
+            .run_custom_materialization(node, &def, &compiled, is_incremental, conn.clone())
+            .map(|(message, _)| crate::materialize::MaterializeOutcome {
+                status: RunStatus::Success,
+                message: message.clone(),
+                adapter_response: crate::adapter::AdapterResponse { message, code: String::new(), rows_affected: None },
+                failures: None,
+            })
+            .map_err(|d| MaterializeError::Diagnostic(Box::new(d)))
+    } else {
+        match conn.lock() {
+            Ok(mut c) => {
+                let conn: &mut dyn Connection = c.as_mut();
+                materialize(conn, &req)
+            }
+            Err(_) => Err(MaterializeError::Database(crate::adapter::AdapterError::new("connection lock poisoned"))),
         }
-        Err(_) => Err(MaterializeError::Database(crate::adapter::AdapterError::new("connection lock poisoned"))),
     };
     timing.push(TimingInfo { name: "execute".into(), started_at: exec_start, completed_at: Utc::now() });
     let execution_time = started.elapsed().as_secs_f64();
