@@ -22,6 +22,7 @@ pub mod objects;
 pub mod pydatetime;
 pub mod pyvalues;
 pub mod rewrite;
+pub mod testing;
 
 use objects::*;
 
