@@ -51,15 +51,248 @@ pub fn add_filters(env: &mut Environment<'static>) {
     });
     // Jinja2's `tojson` filter: json.dumps with sorted keys, made safe to
     // embed in HTML.
-    env.add_filter("tojson", |v: Value| -> Result<Value, Error> {
-        let s = super::pyvalues::json_dumps(&v, true)?;
+    env.add_filter("tojson", |v: Value, args: minijinja::value::Rest<Value>, kw: minijinja::value::Kwargs| -> Result<Value, Error> {
+        let indent = filter_arg(&args, &kw, 0, "indent")?.and_then(|v| v.as_usize());
+        let s = match indent {
+            Some(n) => super::pyvalues::json_dumps_indented(&v, true, n)?,
+            None => super::pyvalues::json_dumps(&v, true)?,
+        };
         let s = s.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace('\'', "\\u0027");
         Ok(Value::from_safe_string(s))
+    });
+    // Jinja2 filters minijinja lacks or does differently.
+    env.add_filter("center", |s: String, width: Option<usize>| -> String {
+        let width = width.unwrap_or(80);
+        let n = s.chars().count();
+        if n >= width {
+            return s;
+        }
+        let pad = width - n;
+        let left = pad / 2 + (pad & width & 1);
+        format!("{}{s}{}", " ".repeat(left), " ".repeat(pad - left))
+    });
+    env.add_filter("wordcount", |s: String| -> usize {
+        // Jinja2 counts `\w+` runs.
+        let mut n = 0;
+        let mut in_word = false;
+        for c in s.chars() {
+            let w = c.is_alphanumeric() || c == '_';
+            if w && !in_word {
+                n += 1;
+            }
+            in_word = w;
+        }
+        n
+    });
+    env.add_filter("wordwrap", |s: String, width: Option<usize>, break_long_words: Option<bool>, wrapstring: Option<String>| -> String {
+        let width = width.unwrap_or(79).max(1);
+        let sep = wrapstring.unwrap_or_else(|| "\n".into());
+        let break_long = break_long_words.unwrap_or(true);
+        let mut paras = Vec::new();
+        for line in s.split('\n') {
+            let mut lines: Vec<String> = Vec::new();
+            let mut cur = String::new();
+            for word in line.split_whitespace() {
+                let mut word = word.to_string();
+                loop {
+                    let need = if cur.is_empty() { 0 } else { 1 } + word.chars().count();
+                    if cur.chars().count() + need <= width {
+                        if !cur.is_empty() {
+                            cur.push(' ');
+                        }
+                        cur.push_str(&word);
+                        break;
+                    }
+                    if !cur.is_empty() {
+                        lines.push(std::mem::take(&mut cur));
+                        continue;
+                    }
+                    if break_long && word.chars().count() > width {
+                        let head: String = word.chars().take(width).collect();
+                        word = word.chars().skip(width).collect();
+                        lines.push(head);
+                        continue;
+                    }
+                    cur = word;
+                    break;
+                }
+            }
+            if !cur.is_empty() {
+                lines.push(cur);
+            }
+            paras.push(lines.join(&sep));
+        }
+        paras.join(&sep)
+    });
+    env.add_filter("xmlattr", |v: Value, autospace: Option<bool>| -> Result<Value, Error> {
+        let mut parts = Vec::new();
+        for k in v.try_iter()? {
+            let val = v.get_item(&k)?;
+            if val.is_none() || val.is_undefined() {
+                continue;
+            }
+            parts.push(format!("{}=\"{}\"", k, markup_escape(&super::pyvalues::py_str(&val))));
+        }
+        let out = parts.join(" ");
+        Ok(Value::from_safe_string(if autospace.unwrap_or(true) && !out.is_empty() { format!(" {out}") } else { out }))
+    });
+    // Jinja2's int/float: invalid input gives the default (0), '3.5'|int is 3.
+    env.add_filter("int", |v: Value, args: minijinja::value::Rest<Value>, kw: minijinja::value::Kwargs| -> Result<Value, Error> {
+        let default = filter_arg(&args, &kw, 0, "default")?.unwrap_or(Value::from(0));
+        let base = filter_arg(&args, &kw, 1, "base")?.and_then(|b| b.as_i64()).unwrap_or(10) as u32;
+        if let Some(s) = v.as_str() {
+            let t = s.trim();
+            let digits = match base {
+                16 => t.trim_start_matches("0x").trim_start_matches("0X"),
+                8 => t.trim_start_matches("0o").trim_start_matches("0O"),
+                2 => t.trim_start_matches("0b").trim_start_matches("0B"),
+                _ => t,
+            };
+            return Ok(i64::from_str_radix(&digits.replace('_', ""), base)
+                .map(Value::from)
+                .or_else(|_| t.parse::<f64>().map(|f| Value::from(f.trunc() as i64)))
+                .unwrap_or(default));
+        }
+        Ok(match v.kind() {
+            minijinja::value::ValueKind::Bool => Value::from(i64::from(v.is_true())),
+            minijinja::value::ValueKind::Number if v.is_integer() => v,
+            minijinja::value::ValueKind::Number => f64::try_from(v).map(|f| Value::from(f.trunc() as i64)).unwrap_or(default),
+            _ => default,
+        })
+    });
+    env.add_filter("float", |v: Value, default: Option<Value>| -> Value {
+        let default = default.unwrap_or(Value::from(0.0));
+        match v.kind() {
+            minijinja::value::ValueKind::String => v.as_str().and_then(|s| s.trim().parse::<f64>().ok()).map(Value::from).unwrap_or(default),
+            minijinja::value::ValueKind::Bool => Value::from(if v.is_true() { 1.0 } else { 0.0 }),
+            minijinja::value::ValueKind::Number => f64::try_from(v).map(Value::from).unwrap_or(default),
+            _ => default,
+        }
+    });
+    // truncate(s, length=255, killwords=False, end='...', leeway=5)
+    env.add_filter("truncate", |s: String, args: minijinja::value::Rest<Value>, kw: minijinja::value::Kwargs| -> Result<String, Error> {
+        let length = filter_arg(&args, &kw, 0, "length")?.and_then(|v| v.as_usize()).unwrap_or(255);
+        let killwords = filter_arg(&args, &kw, 1, "killwords")?.is_some_and(|v| v.is_true());
+        let end = filter_arg(&args, &kw, 2, "end")?.map(|v| v.to_string()).unwrap_or_else(|| "...".into());
+        let leeway = filter_arg(&args, &kw, 3, "leeway")?.and_then(|v| v.as_usize()).unwrap_or(5);
+        let n = s.chars().count();
+        if n <= length + leeway {
+            return Ok(s);
+        }
+        let keep = length.saturating_sub(end.chars().count());
+        let head: String = s.chars().take(keep).collect();
+        if killwords {
+            return Ok(format!("{head}{end}"));
+        }
+        let cut = match head.rfind(' ') {
+            Some(i) => &head[..i],
+            None => "",
+        };
+        Ok(format!("{cut}{end}"))
+    });
+    let escape = |v: Value| -> Value {
+        if v.is_safe() {
+            return v;
+        }
+        Value::from_safe_string(markup_escape(&super::pyvalues::py_str(&v)))
+    };
+    env.add_filter("escape", escape);
+    env.add_filter("e", escape);
+    // attr() reads attributes, never dict keys.
+    env.add_filter("attr", |v: Value, name: String| -> Value {
+        if v.as_object().is_some_and(|o| o.downcast_ref::<super::pyvalues::PyDict>().is_some()) || v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>().is_some() {
+            return Value::UNDEFINED;
+        }
+        v.get_attr(&name).unwrap_or(Value::UNDEFINED)
+    });
+    // indent(s, width=4, first=False, blank=False); a string width is the
+    // indentation itself. Jinja2 appends a newline before splitting lines.
+    env.add_filter("indent", |s: String, args: minijinja::value::Rest<Value>, kw: minijinja::value::Kwargs| -> Result<String, Error> {
+        let pad = match filter_arg(&args, &kw, 0, "width")? {
+            Some(w) if w.as_str().is_some() => w.as_str().unwrap_or_default().to_string(),
+            Some(w) => " ".repeat(w.as_usize().unwrap_or(4)),
+            None => "    ".to_string(),
+        };
+        let first = filter_arg(&args, &kw, 1, "first")?.is_some_and(|v| v.is_true());
+        let blank = filter_arg(&args, &kw, 2, "blank")?.is_some_and(|v| v.is_true());
+        let text = format!("{s}\n");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut rv = if blank {
+            lines.join(&format!("\n{pad}"))
+        } else {
+            let mut it = lines.iter();
+            let mut rv = it.next().map(|l| l.to_string()).unwrap_or_default();
+            let rest: Vec<String> = it.map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") }).collect();
+            if !rest.is_empty() {
+                rv.push('\n');
+                rv.push_str(&rest.join("\n"));
+            }
+            rv
+        };
+        if first {
+            rv = format!("{pad}{rv}");
+        }
+        Ok(rv)
+    });
+    env.add_filter("urlencode", |v: Value| -> Result<String, Error> {
+        let quote = |s: &str, plus: bool| -> String {
+            let mut out = String::new();
+            for b in s.bytes() {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
+                    b'/' if !plus => out.push('/'),
+                    b' ' if plus => out.push('+'),
+                    _ => out.push_str(&format!("%{b:02X}")),
+                }
+            }
+            out
+        };
+        if let Some(s) = v.as_str() {
+            return Ok(quote(s, false));
+        }
+        if v.kind() == minijinja::value::ValueKind::Map {
+            let mut parts = Vec::new();
+            for k in v.try_iter()? {
+                let val = v.get_item(&k)?;
+                parts.push(format!("{}={}", quote(&super::pyvalues::py_str(&k), true), quote(&super::pyvalues::py_str(&val), true)));
+            }
+            return Ok(parts.join("&"));
+        }
+        Ok(quote(&super::pyvalues::py_str(&v), false))
+    });
+    env.add_test("callable", |v: Value| -> bool {
+        matches!(v.kind(), minijinja::value::ValueKind::Plain) && v.as_object().is_some_and(|o| !matches!(o.repr(), minijinja::value::ObjectRepr::Map | minijinja::value::ObjectRepr::Seq))
+    });
+    // Jinja2's `sequence`: anything with a length and items (str, dict too).
+    env.add_test("sequence", |v: Value| -> bool {
+        matches!(v.kind(), minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map | minijinja::value::ValueKind::String)
     });
     // `|string` is Python's `str()`.
     env.add_filter("string", |v: Value| -> Value {
         if v.as_str().is_some() { v } else { Value::from(super::pyvalues::py_str(&v)) }
     });
+}
+
+/// A filter's argument given by position `i` or keyword `name`.
+fn filter_arg(args: &[Value], kw: &minijinja::value::Kwargs, i: usize, name: &str) -> Result<Option<Value>, Error> {
+    let by_name: Option<Value> = kw.get(name)?;
+    Ok(args.get(i).cloned().or(by_name).filter(|v| !v.is_undefined()))
+}
+
+/// markupsafe's escaping: `& < > " '` as `&amp; &lt; &gt; &#34; &#39;`.
+fn markup_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn json_value(v: &Value) -> serde_json::Value {
@@ -70,32 +303,38 @@ fn json_value(v: &Value) -> serde_json::Value {
 pub fn function(name: &str) -> Option<Value> {
     Some(match name {
         // dbt's tojson(value, default=None, sort_keys=False): json.dumps.
-        "tojson" => Value::from_function(|args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
-            let (pos, kwargs) = match args.split_last() {
-                Some((last, rest)) if last.is_kwargs() => (rest, Some(minijinja::value::Kwargs::try_from(last.clone())?)),
-                _ => (&args[..], None),
-            };
+        "tojson" => Value::from_function(|args: minijinja::value::Rest<Value>, kwargs: minijinja::value::Kwargs| -> Result<Value, Error> {
+            let (pos, kwargs) = (&args.0[..], Some(kwargs));
             let value = pos.first().cloned().unwrap_or_default();
-            let default = pos.get(1).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.peek::<Value>("default").ok())).unwrap_or(Value::from(()));
-            let sort_keys = pos.get(2).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.peek::<Value>("sort_keys").ok())).is_some_and(|v| v.is_true());
+            let default = pos.get(1).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("default").ok().flatten())).unwrap_or(Value::from(()));
+            let sort_keys = pos.get(2).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("sort_keys").ok().flatten())).is_some_and(|v| v.is_true());
             Ok(super::pyvalues::json_dumps(&value, sort_keys).map(Value::from).unwrap_or(default))
         }),
-        "fromjson" => Value::from_function(|s: Value, default: Option<Value>| -> Value {
-            match s.as_str().map(serde_json::from_str::<serde_json::Value>) {
-                Some(Ok(v)) => crate::jinja::pyjv(&v),
-                _ => default.unwrap_or(Value::from(())),
-            }
+        // json.loads of a non-string is a TypeError in dbt too; invalid
+        // JSON gives `default`.
+        "fromjson" => Value::from_function(|s: Value, default: Option<Value>| -> Result<Value, Error> {
+            let Some(text) = s.as_str() else {
+                return Err(Error::new(ErrorKind::InvalidOperation, format!("TypeError: the JSON object must be str, not {}", s.kind())));
+            };
+            Ok(match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => crate::jinja::pyjv(&v),
+                Err(_) => default.unwrap_or(Value::from(())),
+            })
         }),
         // toyaml(value, default=None, sort_keys=False)
-        "toyaml" => Value::from_function(|v: Value, default: Option<Value>, sort_keys: Option<bool>| -> Value {
+        "toyaml" => Value::from_function(|args: minijinja::value::Rest<Value>, kwargs: minijinja::value::Kwargs| -> Result<Value, Error> {
+            let (pos, kwargs) = (&args.0[..], Some(kwargs));
+            let v = pos.first().cloned().unwrap_or_default();
+            let default = pos.get(1).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("default").ok().flatten()));
+            let sort_keys = pos.get(2).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("sort_keys").ok().flatten())).map(|v| v.is_true());
             let mut j = json_value(&v);
             if sort_keys.unwrap_or(false) {
                 j = sort_json(j);
             }
-            match serde_yaml::to_string(&j) {
+            Ok(match serde_yaml::to_string(&j) {
                 Ok(s) => Value::from(s),
                 Err(_) => default.unwrap_or(Value::from(())),
-            }
+            })
         }),
         "fromyaml" => Value::from_function(|s: Value, default: Option<Value>| -> Value {
             match s.as_str().map(serde_yaml::from_str::<serde_yaml::Value>) {
@@ -111,16 +350,13 @@ pub fn function(name: &str) -> Option<Value> {
         // `default` (zip_strict raises instead).
         "zip" | "zip_strict" => {
             let strict = name == "zip_strict";
-            Value::from_function(move |args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
-                let (pos, kwargs) = match args.split_last() {
-                    Some((last, rest)) if last.is_kwargs() => (rest, Some(minijinja::value::Kwargs::try_from(last.clone())?)),
-                    _ => (&args[..], None),
-                };
+            Value::from_function(move |args: minijinja::value::Rest<Value>, kwargs: minijinja::value::Kwargs| -> Result<Value, Error> {
+                let (pos, kwargs) = (&args.0[..], Some(kwargs));
                 let lists: Result<Vec<Vec<Value>>, Error> = pos.iter().map(|a| a.try_iter().map(|i| i.collect())).collect();
                 let lists = match lists {
                     Ok(l) => l,
                     Err(e) if strict => return Err(e),
-                    Err(_) => return Ok(kwargs.as_ref().and_then(|k| k.peek::<Value>("default").ok()).unwrap_or(Value::from(()))),
+                    Err(_) => return Ok(kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("default").ok().flatten()).unwrap_or(Value::from(()))),
                 };
                 let n = lists.iter().map(Vec::len).min().unwrap_or(0);
                 Ok(super::pyvalues::PyList::new_value(
@@ -131,7 +367,10 @@ pub fn function(name: &str) -> Option<Value> {
         // set(value, default=None); set_strict raises on a non-iterable.
         "set" | "set_strict" => {
             let strict = name == "set_strict";
-            Value::from_function(move |v: Option<Value>, default: Option<Value>| -> Result<Value, Error> {
+            Value::from_function(move |args: minijinja::value::Rest<Value>, kwargs: minijinja::value::Kwargs| -> Result<Value, Error> {
+                let (pos, kwargs) = (&args.0[..], Some(kwargs));
+                let v = pos.first().cloned();
+                let default = pos.get(1).cloned().or_else(|| kwargs.as_ref().and_then(|k| k.get::<Option<Value>>("default").ok().flatten()));
                 match v {
                     None => Ok(super::pyvalues::PySet::new_value(Vec::new())),
                     Some(v) => match v.try_iter() {
@@ -378,6 +617,10 @@ impl ReMatch {
 }
 
 impl Object for ReMatch {
+    /// A match is always true (`{% if m %}`), whatever its groups.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         // `m[1]`, as `m.group(1)`.
         self.index_of(key).ok().map(|i| self.group(i))

@@ -93,6 +93,7 @@ impl JinjaEnv {
         env.add_function(pyvalues::LIST_FN, pyvalues::py_list_fn);
         env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
         env.add_function(pyvalues::DISCARD_FN, |_v: Value| ());
+        env.add_function("range", pyvalues::py_range_fn);
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -104,6 +105,10 @@ impl JinjaEnv {
         let offset = def.offset;
         let uid = def.unique_id.clone();
         let variadic = mentions_word(&source, "kwargs") || mentions_word(&source, "varargs");
+        // Inside its own template the macro is named SELF_MACRO, so that a
+        // macro calling itself by name goes through the context like any
+        // other macro call: a fresh state, and its own `return()`.
+        let source = rename_macro_header(&source, &def.name);
         let source = rewrite::rewrite_literals(&source, false).unwrap_or(source);
         if let Err(e) = self.env.add_template_owned(uid.clone(), source) {
             return Err(error_to_diagnostic(&e, &file, offset, "jinja-syntax"));
@@ -111,7 +116,7 @@ impl JinjaEnv {
         let def = Arc::new(def);
         let index = Arc::get_mut(&mut self.macros).expect("macros are registered before rendering starts");
         if variadic {
-            index.variadic.insert(uid.clone(), macro_arguments(&self.env, &uid, &def.name));
+            index.variadic.insert(uid.clone(), macro_arguments(&self.env, &uid, SELF_MACRO));
         }
         index.by_template.insert(uid, def.clone());
         index.by_package.entry(def.package.clone()).or_default().insert(def.name.clone(), def);
@@ -130,7 +135,7 @@ impl JinjaEnv {
     pub fn render(&self, name: &str, source: &str, ctx: &Arc<NodeCtx>) -> Result<String, Error> {
         // dbt returns text without any Jinja marker as it is (Jinja would
         // drop a trailing newline and normalize line endings).
-        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+        if !["{{", "{%", "{#", "}}", "%}", "#}"].iter().any(|m| source.contains(m)) {
             return Ok(source.to_string());
         }
         // Jinja2 turns \r\n and \r into \n (`newline_sequence`).
@@ -171,7 +176,7 @@ fn call_macro_template(tmpl: &minijinja::Template<'_, '_>, def: &MacroDef, ctx: 
     };
     let mut captured = tmpl.render_captured(Value::from_dyn_object(scoped))?;
     captured.with_state_mut(|st| {
-        let result = st.call_macro(&def.name, &args);
+        let result = st.call_macro(SELF_MACRO, &args);
         if let Some(v) = st.get_temp(RETURN_SLOT) {
             return Ok(v);
         }
@@ -222,6 +227,22 @@ fn collect_extra_args(names: &[String], args: &[Value], scoped: &ScopedCtx) -> R
         locals.insert("varargs", Value::from(minijinja::value::Tuple::from(varargs)));
     }
     Ok(out)
+}
+
+/// The name a macro has inside its own template (see `add_macro_template`).
+const SELF_MACRO: &str = "__rdbt_self__";
+
+/// `{% macro name(` → `{% macro __rdbt_self__(` in a macro block's opening tag.
+fn rename_macro_header(source: &str, name: &str) -> String {
+    let Some(open) = source.find("{%") else { return source.to_string() };
+    let Some(kw) = source[open..].find("macro").map(|i| open + i) else { return source.to_string() };
+    let after = &source[kw + "macro".len()..];
+    let trimmed = after.trim_start();
+    if !trimmed.starts_with(name) || !trimmed[name.len()..].trim_start().starts_with('(') {
+        return source.to_string();
+    }
+    let name_at = kw + "macro".len() + (after.len() - trimmed.len());
+    format!("{}{SELF_MACRO}{}", &source[..name_at], &source[name_at + name.len()..])
 }
 
 /// Whether `word` occurs in `text` as a whole identifier.

@@ -369,6 +369,13 @@ impl Object for VarFn {
         let (pos, kwargs) = split_kwargs(args);
         let name = arg(pos, &kwargs, 0, "name").map(|v| v.to_string()).ok_or_else(|| err("var() needs a name"))?;
         if let Some(v) = self.ctx.globals.config.var(&self.package, &name) {
+            // A string var holding Jinja is rendered when read, as dbt does.
+            if let serde_json::Value::String(text) = &v {
+                if text.contains("{{") || text.contains("{%") {
+                    let root = Value::from_object(super::ScopedCtx::new(self.ctx.clone(), self.package.clone()));
+                    return _state.env().render_str(text, root).map(Value::from);
+                }
+            }
             return Ok(crate::jinja::pyjv(&v));
         }
         if pos.len() > 1 {

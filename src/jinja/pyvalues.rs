@@ -277,15 +277,18 @@ impl Object for PyDict {
             }
             "keys" => {
                 arity(method, args, 0, 0)?;
-                Ok(PyList::new_value(lock(&self.0).keys().cloned().collect()))
+                Ok(DictView::new_value("dict_keys", lock(&self.0).keys().cloned().collect()))
             }
             "values" => {
                 arity(method, args, 0, 0)?;
-                Ok(PyList::new_value(lock(&self.0).values().cloned().collect()))
+                Ok(DictView::new_value("dict_values", lock(&self.0).values().cloned().collect()))
             }
             "items" => {
                 arity(method, args, 0, 0)?;
-                Ok(PyList::new_value(self.entries().into_iter().map(|(k, v)| Value::from(minijinja::value::Tuple::from(vec![k, v]))).collect()))
+                Ok(DictView::new_value(
+                    "dict_items",
+                    self.entries().into_iter().map(|(k, v)| Value::from(minijinja::value::Tuple::from(vec![k, v]))).collect(),
+                ))
             }
             "update" => {
                 let mut new = Vec::new();
@@ -337,6 +340,90 @@ impl Object for PyDict {
     }
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&py_repr(&Value::from_dyn_object(DynObject::new(self.clone()))))
+    }
+}
+
+/// `dict.keys()` / `values()` / `items()`: iterable, printed as Python
+/// prints views (`dict_keys(['a'])`). A snapshot: later changes to the dict
+/// are not seen (Python's views are live; templates do not rely on that).
+#[derive(Debug)]
+pub struct DictView {
+    kind: &'static str,
+    items: Vec<Value>,
+}
+
+impl DictView {
+    fn new_value(kind: &'static str, items: Vec<Value>) -> Value {
+        Value::from_object(DictView { kind, items })
+    }
+}
+
+impl Object for DictView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        None
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.items.clone())
+    }
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.items.len())
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&py_repr(&Value::from_dyn_object(DynObject::new(self.clone()))))
+    }
+}
+
+/// Python's `range`, printed as `range(0, 3)` and iterated lazily.
+#[derive(Debug)]
+pub struct PyRange {
+    start: i64,
+    stop: i64,
+    step: i64,
+}
+
+impl PyRange {
+    fn len(&self) -> usize {
+        let span = if self.step > 0 { self.stop - self.start } else { self.start - self.stop };
+        if span <= 0 { 0 } else { ((span - 1) / self.step.abs() + 1) as usize }
+    }
+}
+
+/// `range(stop)`, `range(start, stop[, step])`.
+pub fn py_range_fn(a: i64, b: Option<i64>, step: Option<i64>) -> Result<Value, Error> {
+    let (start, stop) = match b {
+        Some(b) => (a, b),
+        None => (0, a),
+    };
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(invalid("range() arg 3 must not be zero"));
+    }
+    Ok(Value::from_object(PyRange { start, stop, step }))
+}
+
+impl Object for PyRange {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = usize::try_from(key.as_i64()?).ok()?;
+        (i < self.len()).then(|| Value::from(self.start + i as i64 * self.step))
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.len())
+    }
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.len())
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.step == 1 {
+            write!(f, "range({}, {})", self.start, self.stop)
+        } else {
+            write!(f, "range({}, {}, {})", self.start, self.stop, self.step)
+        }
     }
 }
 
@@ -593,7 +680,12 @@ fn write_py(out: &mut String, v: &Value, nested: bool) {
         },
         ValueKind::String if nested => out.push_str(&py_str_repr(v.as_str().unwrap_or_default())),
         ValueKind::Seq => {
-            if let Some(set) = v.downcast_object_ref::<PySet>() {
+            if let Some(view) = v.downcast_object_ref::<DictView>() {
+                out.push_str(view.kind);
+                write_seq(out, view.items.iter().cloned(), "([", "])");
+            } else if v.downcast_object_ref::<PyRange>().is_some() {
+                let _ = write!(out, "{v}");
+            } else if let Some(set) = v.downcast_object_ref::<PySet>() {
                 let items = set.items();
                 if items.is_empty() {
                     out.push_str("set()");
@@ -817,7 +909,42 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Result<Option<Value>, Er
         }
         "casefold" => {
             arity(method, args, 0, 0)?;
-            Some(Value::from(s.to_lowercase()))
+            Some(Value::from(s.to_lowercase().replace('ß', "ss")))
+        }
+        // `s.startswith(prefix | (prefixes..), start=0, end=len)`.
+        "startswith" | "endswith" => {
+            no_kwargs(method, args)?;
+            let Some(pat) = args.first() else { return Err(invalid(format!("{method}() takes at least 1 argument (0 given)"))) };
+            let chars: Vec<char> = s.chars().collect();
+            let n = chars.len() as i64;
+            let bound = |i: usize, dflt: i64| -> Result<usize, Error> {
+                let v = match args.get(i) {
+                    Some(v) if !v.is_none() => v.as_i64().ok_or_else(|| invalid(format!("{method}(): slice indices must be integers")))?,
+                    _ => dflt,
+                };
+                Ok((if v < 0 { (v + n).max(0) } else { v.min(n) }) as usize)
+            };
+            let (a, b) = (bound(1, 0)?, bound(2, n)?);
+            let part: String = if a <= b { chars[a..b].iter().collect() } else { String::new() };
+            let pats: Vec<Value> = if pat.as_str().is_some() { vec![pat.clone()] } else { items_of(pat)? };
+            let mut hit = false;
+            for p in &pats {
+                let p = p.as_str().ok_or_else(|| invalid(format!("{method} first arg must be str or a tuple of str")))?;
+                hit |= if method == "startswith" { part.starts_with(p) } else { part.ends_with(p) };
+            }
+            Some(Value::from(hit))
+        }
+        // `sep.join(iterable)`: every item must be a string, as in Python.
+        "join" => {
+            arity(method, args, 1, 1)?;
+            let mut parts = Vec::new();
+            for (i, item) in items_of(&args[0])?.into_iter().enumerate() {
+                match item.as_str() {
+                    Some(x) => parts.push(x.to_string()),
+                    None => return Err(invalid(format!("TypeError: sequence item {i}: expected str instance, {} found", item.kind()))),
+                }
+            }
+            Some(Value::from(parts.join(s)))
         }
         "isidentifier" => {
             arity(method, args, 0, 0)?;
@@ -938,6 +1065,83 @@ pub fn json_dumps(v: &Value, sort_keys: bool) -> Result<String, Error> {
     let mut out = String::new();
     write_json(&mut out, v, sort_keys)?;
     Ok(out)
+}
+
+/// `json.dumps(value, indent=n, sort_keys=..)`: one item per line, `","`
+/// between items (no trailing space), as Python prints with an indent.
+pub fn json_dumps_indented(v: &Value, sort_keys: bool, indent: usize) -> Result<String, Error> {
+    // Parse the compact form back and re-print with the indentation: the
+    // values themselves are already Python-exact strings.
+    let compact = json_dumps(v, sort_keys)?;
+    let parsed: serde_json::Value = serde_json::from_str(&compact).map_err(|e| invalid(e.to_string()))?;
+    let mut out = String::new();
+    write_indented(&mut out, &parsed, &compact_scalars(v, sort_keys)?, indent, 0, &mut 0);
+    Ok(out)
+}
+
+/// The scalars of `v` as json.dumps prints them, in document order (so
+/// floats keep Python's repr through the re-indentation).
+fn compact_scalars(v: &Value, sort_keys: bool) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    fn walk(v: &Value, sort_keys: bool, out: &mut Vec<String>) -> Result<(), Error> {
+        match v.kind() {
+            ValueKind::Seq if v.downcast_object_ref::<PySet>().is_none() => {
+                for item in v.try_iter()? {
+                    walk(&item, sort_keys, out)?;
+                }
+            }
+            ValueKind::Map if v.as_object().is_some_and(is_plain_map) => {
+                let mut entries: Vec<(String, Value)> = Vec::new();
+                for k in v.try_iter()? {
+                    entries.push((json_key(&k)?, v.get_item(&k)?));
+                }
+                if sort_keys {
+                    entries.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                for (_, val) in entries {
+                    walk(&val, sort_keys, out)?;
+                }
+            }
+            _ => out.push(json_dumps(v, sort_keys)?),
+        }
+        Ok(())
+    }
+    walk(v, sort_keys, &mut out)?;
+    Ok(out)
+}
+
+fn write_indented(out: &mut String, v: &serde_json::Value, scalars: &[String], indent: usize, level: usize, next: &mut usize) {
+    let pad = |n: usize| " ".repeat(indent * n);
+    match v {
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad(level + 1));
+                write_indented(out, item, scalars, indent, level + 1, next);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(level));
+            out.push(']');
+        }
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, item)) in map.iter().enumerate() {
+                out.push_str(&pad(level + 1));
+                json_str(out, k);
+                out.push_str(": ");
+                write_indented(out, item, scalars, indent, level + 1, next);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(level));
+            out.push('}');
+        }
+        serde_json::Value::Array(_) => out.push_str("[]"),
+        serde_json::Value::Object(_) => out.push_str("{}"),
+        _ => {
+            out.push_str(scalars.get(*next).map(String::as_str).unwrap_or("null"));
+            *next += 1;
+        }
+    }
 }
 
 fn json_str(out: &mut String, s: &str) {
