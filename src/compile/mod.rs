@@ -24,6 +24,9 @@ pub struct CompiledNode {
     pub extra_ctes: Vec<(String, String)>,
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,
+    /// `config()` calls made while rendering at execution (a generic test
+    /// macro's own `config(fail_calc=...)`); they apply on top of the node's.
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Resolves refs against the manifest (same rules as the parser).
@@ -135,6 +138,7 @@ impl Compiler {
             extra_ctes,
             pre_hooks: render_hooks("pre-hook")?,
             post_hooks: render_hooks("post-hook")?,
+            config: ctx.recorded().config,
         })
     }
 
@@ -216,7 +220,7 @@ impl Compiler {
         let ctx = self.context(node, false, conn.clone());
         let sql = self.jinja.render(&node.unique_id, &node.raw_code, &ctx).map_err(|e| self.diag(node, &e))?;
         let extra_ctes = self.ephemeral_ctes(&ctx.recorded().ephemerals, &conn)?;
-        let compiled = Arc::new(CompiledNode { unique_id: unique_id.to_string(), compiled_sql: sql, extra_ctes, pre_hooks: vec![], post_hooks: vec![] });
+        let compiled = Arc::new(CompiledNode { unique_id: unique_id.to_string(), compiled_sql: sql, extra_ctes, pre_hooks: vec![], post_hooks: vec![], config: Default::default() });
         if let Ok(mut m) = self.ephemerals.lock() {
             m.insert(unique_id.to_string(), compiled.clone());
         }
@@ -304,7 +308,7 @@ impl Compiler {
         let ctx = Arc::new(ctx);
         let sql = self.jinja.render("inline", sql, &ctx).map_err(|e| Diagnostic::error("compile", jinja::describe_error(&e)))?;
         let extra_ctes = self.ephemeral_ctes(&ctx.recorded().ephemerals, &conn)?;
-        Ok(CompiledNode { unique_id: "inline".into(), compiled_sql: inject_ctes(&sql, &extra_ctes), extra_ctes, pre_hooks: vec![], post_hooks: vec![] })
+        Ok(CompiledNode { unique_id: "inline".into(), compiled_sql: inject_ctes(&sql, &extra_ctes), extra_ctes, pre_hooks: vec![], post_hooks: vec![], config: Default::default() })
     }
 
     /// Renders `on-run-start`/`on-run-end` hooks.

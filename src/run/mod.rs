@@ -320,7 +320,14 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         && !node.config.get_bool("full_refresh").unwrap_or(opts.full_refresh)
         && conn.lock().ok().and_then(|mut c| c.relation_kind(&relation).ok().flatten()) == Some(crate::adapter::RelationKind::Table);
     let compiled = if node.resource_type == ResourceType::Seed {
-        Ok(CompiledNode { unique_id: node.unique_id.clone(), compiled_sql: String::new(), extra_ctes: vec![], pre_hooks: vec![], post_hooks: vec![] })
+        Ok(CompiledNode {
+            unique_id: node.unique_id.clone(),
+            compiled_sql: String::new(),
+            extra_ctes: vec![],
+            pre_hooks: vec![],
+            post_hooks: vec![],
+            config: Default::default(),
+        })
             .and_then(|mut c| {
                 let full = rt.compiler.compile(node, false, Some(conn.clone()))?;
                 c.pre_hooks = full.pre_hooks;
@@ -362,6 +369,19 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         };
     }
     let exec_start = Utc::now();
+    // A test macro's own `config(...)` (fail_calc, warn_if, ...) applies to
+    // the run, as dbt captures it into the test's config.
+    let configured;
+    let node = if node.resource_type == ResourceType::Test && !compiled.config.is_empty() {
+        let mut n = node.clone();
+        for (k, v) in &compiled.config {
+            n.config.0.insert(k.clone(), v.clone());
+        }
+        configured = n;
+        &configured
+    } else {
+        node
+    };
     let req = MaterializeRequest {
         node,
         compiled_sql: &compiled.compiled_sql,
