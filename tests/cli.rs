@@ -526,3 +526,22 @@ fn dbt_project_yml_can_use_target() {
     let dump = common::dump_relations(&p.path().join("target/p.duckdb"));
     assert_eq!(common::relation(&dump, "main_duckdb_marts.a")["type"], "table", "{dump}");
 }
+
+#[test]
+fn generic_test_macro_config_applies() {
+    // The test macro sets its own fail_calc/warn_if, as dbt_utils' tests do.
+    let p = project(&[
+        ("models/a.sql", "select 1 as id union all select 2"),
+        (
+            "tests/generic/sum_over.sql",
+            "{% test sum_over(model, column_name) %}{{ config(fail_calc='coalesce(sum(v), 0)', warn_if='> 1', error_if='> 100') }}\nselect {{ column_name }} as v from {{ model }}\n{% endtest %}",
+        ),
+        ("models/schema.yml", "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [sum_over]\n"),
+    ]);
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(0);
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let test = rr["results"].as_array().into_iter().flatten().find(|r| r["unique_id"].as_str().is_some_and(|u| u.starts_with("test."))).cloned().unwrap_or_default();
+    assert_eq!(test["status"], "warn", "{test}");
+    assert_eq!(test["failures"], 3, "{test}");
+}
