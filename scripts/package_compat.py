@@ -42,14 +42,17 @@ def copy_package(src: Path, dst: Path):
     shutil.copytree(src, dst, ignore=ignore)
 
 
-def prepare(pkg: Path, name: str, extras, work: Path) -> Path:
+def prepare(pkg: Path, name: str, extras, work: Path, install: bool) -> Path:
     shutil.copytree(pkg / "integration_tests", work, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*", ".python-version"))
-    # The package and its dependencies as local packages, in both copies.
-    packages = ["packages:", "  - local: dbt_packages/" + name]
-    copy_package(pkg, work / "dbt_packages" / name)
-    for extra_name, extra_path in extras:
-        copy_package(Path(extra_path), work / "dbt_packages" / extra_name)
-        packages.append("  - local: dbt_packages/" + extra_name)
+    # The package and its dependencies as local packages (copies beside the
+    # project); `install` also puts them in dbt_packages/ directly, for a
+    # tool run without `deps`.
+    packages = ["packages:"]
+    for pkg_name, path in [(name, pkg)] + [(n, Path(p)) for n, p in extras]:
+        copy_package(path, work / "_local_packages" / pkg_name)
+        packages.append("  - local: _local_packages/" + pkg_name)
+        if install:
+            copy_package(path, work / "dbt_packages" / pkg_name)
     (work / "packages.yml").write_text("\n".join(packages) + "\n")
     for f in ("dependencies.yml", "package-lock.yml"):
         (work / f).unlink(missing_ok=True)
@@ -95,7 +98,9 @@ def main():
     rdbt = args.rdbt
     if not rdbt:
         base = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "rdbt" / "target"))
-        rdbt = next((str(base / p / "rdbt") for p in ("release", "debug") if (base / p / "rdbt").exists()), None)
+        # The most recently built of the release and debug binaries.
+        found = [base / p / "rdbt" for p in ("release", "debug") if (base / p / "rdbt").exists()]
+        rdbt = str(max(found, key=lambda f: f.stat().st_mtime)) if found else None
     if not rdbt or shutil.which(args.dbt) is None:
         sys.exit("needs an rdbt binary (--rdbt) and dbt on PATH")
     extras = [tuple(e.split("=", 1)) for e in args.extra]
@@ -104,16 +109,18 @@ def main():
     log = open(tmp / "compat.log", "w")
     results = {}
     for tool, exe in (("dbt", args.dbt), ("rdbt", rdbt)):
-        work = prepare(args.package, name, extras, tmp / tool)
+        work = prepare(args.package, name, extras, tmp / tool, install=(tool == "rdbt"))
         (work / "profiles.yml").write_text(PROFILE)
         pd = ["--profiles-dir", str(work), "--target", "duckdb"]
         if tool == "dbt":
             run([exe, "deps"] + pd, work, log)
         run([exe, "build"] + pd, work, log)
         st = statuses(work)
-        # A separate compile: every node's SQL, also for nodes skipped in build.
+        built = compiled(work)
+        # A separate compile adds the SQL of nodes skipped in build; where
+        # both exist the build's is kept (macros may branch on flags.WHICH).
         run([exe, "compile"] + pd, work, log)
-        results[tool] = (st, compiled(work))
+        results[tool] = (st, {**compiled(work), **built})
     norm = lambda s: re.sub(r"\s+", "", s)
     (dbt_st, dbt_sql), (r_st, r_sql) = results["dbt"], results["rdbt"]
     same = [k for k in dbt_sql if k in r_sql and norm(dbt_sql[k]) == norm(r_sql[k])]
