@@ -40,6 +40,9 @@ PROFILE = """integration_tests:
 def copy_package(src: Path, dst: Path):
     ignore = shutil.ignore_patterns("integration_tests", ".git", "target", "dbt_packages", "logs", ".python-version")
     shutil.copytree(src, dst, ignore=ignore)
+    # Its own dependencies come from --extra (this machine may be offline).
+    for f in ("packages.yml", "dependencies.yml", "package-lock.yml"):
+        (dst / f).unlink(missing_ok=True)
 
 
 def prepare(pkg: Path, name: str, extras, work: Path, install: bool) -> Path:

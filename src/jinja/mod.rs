@@ -94,6 +94,8 @@ impl JinjaEnv {
         env.add_function(pyvalues::DICT_FN, pyvalues::py_dict_fn);
         env.add_function(pyvalues::DISCARD_FN, |_v: Value| ());
         env.add_function("range", pyvalues::py_range_fn);
+        env.add_function(rewrite::ADD_FN, |a: Value, b: Value| pydatetime::py_arith(&a, &b, true));
+        env.add_function(rewrite::SUB_FN, |a: Value, b: Value| pydatetime::py_arith(&a, &b, false));
         builtins::add_filters(&mut env);
         JinjaEnv { env, macros: Arc::new(MacroIndex::default()) }
     }
@@ -109,6 +111,7 @@ impl JinjaEnv {
         // macro calling itself by name goes through the context like any
         // other macro call: a fresh state, and its own `return()`.
         let source = rename_macro_header(&source, &def.name);
+        let source = rewrite::rewrite_date_arithmetic(&source, false).unwrap_or(source);
         let source = rewrite::rewrite_literals(&source, false).unwrap_or(source);
         if let Err(e) = self.env.add_template_owned(uid.clone(), source) {
             return Err(error_to_diagnostic(&e, &file, offset, "jinja-syntax"));
@@ -147,6 +150,8 @@ impl JinjaEnv {
             source
         };
         let root = Value::from_object(ScopedCtx::new(ctx.clone(), ctx.package.clone()));
+        let arith = rewrite::rewrite_date_arithmetic(source, false);
+        let source = arith.as_deref().unwrap_or(source);
         match rewrite::rewrite_literals(source, false) {
             Some(rewritten) => self.env.render_named_str(name, &rewritten, root),
             None => self.env.render_named_str(name, source, root),
@@ -716,6 +721,8 @@ pub fn pyjv<T: serde::Serialize>(v: T) -> Value {
 impl JinjaEnv {
     /// Evaluates one expression (`ref('x')`) in `ctx`, keeping objects.
     pub fn eval_expr(&self, expr: &str, ctx: &Arc<NodeCtx>) -> Result<Value, Error> {
+        let arith = rewrite::rewrite_date_arithmetic(expr, true);
+        let expr = arith.as_deref().unwrap_or(expr);
         let e = match rewrite::rewrite_literals(expr, true) {
             Some(rewritten) => self.env.compile_expression_owned(rewritten)?,
             None => self.env.compile_expression(expr)?,

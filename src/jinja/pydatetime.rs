@@ -81,6 +81,23 @@ impl TzInfo {
             Err(_) => 0,
         }
     }
+    /// The offset a pytz zone gives when attached directly
+    /// (`datetime(..., tzinfo=zone)`): its first (local mean time) offset,
+    /// in whole minutes, as pytz stores it. This is pytz's well-known
+    /// surprise (-07:53 for America/Los_Angeles), reproduced because dbt
+    /// code prints what it gives.
+    fn attached_offset(&self) -> i32 {
+        if let Some(s) = self.fixed {
+            return s;
+        }
+        match &self.zone {
+            Some(zone) if self.name != "UTC" => {
+                let secs = zone.to_offset(jiff::Timestamp::MIN).seconds();
+                (f64::from(secs) / 60.0).round() as i32 * 60
+            }
+            _ => 0,
+        }
+    }
     /// The UTC offset at the instant `utc` (naive UTC time).
     fn offset_at(&self, utc: &NaiveDateTime) -> i32 {
         if let Some(s) = self.fixed {
@@ -288,7 +305,7 @@ impl Object for DateTimeObj {
                 let naive = date.and_time(time);
                 let tz = match kw.as_ref().and_then(|k| k.peek::<Value>("tzinfo").ok()) {
                     Some(v) if v.is_none() => None,
-                    Some(v) => v.downcast_object_ref::<TzInfo>().map(|z| (z.clone(), z.offset_for_local(&naive))),
+                    Some(v) => v.downcast_object_ref::<TzInfo>().map(|z| (z.clone(), z.attached_offset())),
                     None => self.tz.clone().map(|(z, _)| {
                         let off = z.offset_for_local(&naive);
                         (z, off)
@@ -425,11 +442,8 @@ fn datetime_from_args(pos: &[Value], kw: &Option<Kwargs>) -> Result<DateTimeObj,
     let naive = date.and_time(time);
     let tz = match arg(pos, kw, 7, "tzinfo") {
         Some(v) if !v.is_none() => {
-            // Python attaches the zone as given: for a pytz zone that is its
-            // first (LMT) offset; rdbt uses the offset in force, which is what
-            // `localize` would give and what callers mean.
             let z = v.downcast_object_ref::<TzInfo>().cloned().ok_or_else(|| err("tzinfo argument must be a time zone"))?;
-            let off = z.offset_for_local(&naive);
+            let off = z.attached_offset();
             Some((z, off))
         }
         _ => None,
@@ -632,5 +646,75 @@ mod tests {
         assert_eq!(render(t), "2024-07-01 12:00:00-04:00|America/New_York|2024-07-01 16:00:00+00:00|2024-01-01 00:00:00-05:00");
         assert!(render("{{ pytz.timezone('Nowhere/Atlantis') }}").contains("UnknownTimeZoneError"));
         assert_eq!(render("{{ datetime.datetime(2024, 1, 1) < datetime.datetime(2024, 1, 2) }}"), "True");
+    }
+}
+
+/// Python's `a + b` (`add`) or `a - b` for the values a template meets,
+/// including dates: `date ± timedelta`, `datetime ± timedelta`,
+/// `date - date`, `datetime - datetime`, `timedelta ± timedelta`. Numbers,
+/// strings, lists and tuples follow Python; `set - set` is the difference.
+pub fn py_arith(a: &Value, b: &Value, add: bool) -> Result<Value, Error> {
+    use minijinja::value::ValueKind;
+    let td = |v: &Value| v.downcast_object_ref::<TimeDelta>().map(|t| t.0);
+    // Dates and times.
+    if let Some(dt) = a.downcast_object_ref::<DateTimeObj>() {
+        if let Some(us) = td(b) {
+            let us = if add { us } else { -us };
+            let naive = dt.naive + chrono::Duration::microseconds(us);
+            let tz = dt.tz.clone();
+            return Ok(Value::from_object(DateTimeObj { naive, tz }));
+        }
+        if let (false, Some(other)) = (add, b.downcast_object_ref::<DateTimeObj>()) {
+            if dt.tz.is_some() != other.tz.is_some() {
+                return Err(err("TypeError: can't subtract offset-naive and offset-aware datetimes"));
+            }
+            let d = dt.utc_naive() - other.utc_naive();
+            return Ok(Value::from_object(TimeDelta(d.num_microseconds().unwrap_or(i64::MAX))));
+        }
+    }
+    if let Some(d) = a.downcast_object_ref::<DateObj>() {
+        if let Some(us) = td(b) {
+            // date ± timedelta uses whole days, as Python does.
+            let days = us.div_euclid(86_400_000_000);
+            let days = if add { days } else { -days };
+            let moved = d.0.checked_add_signed(chrono::Duration::days(days)).ok_or_else(|| err("OverflowError: date value out of range"))?;
+            return Ok(Value::from_object(DateObj(moved)));
+        }
+        if let (false, Some(other)) = (add, b.downcast_object_ref::<DateObj>()) {
+            return Ok(Value::from_object(TimeDelta((d.0 - other.0).num_days() * 86_400_000_000)));
+        }
+    }
+    if let (Some(x), Some(y)) = (td(a), td(b)) {
+        return Ok(Value::from_object(TimeDelta(if add { x + y } else { x - y })));
+    }
+    if add && td(a).is_some() && (b.downcast_object_ref::<DateTimeObj>().is_some() || b.downcast_object_ref::<DateObj>().is_some()) {
+        return py_arith(b, a, true);
+    }
+    // Everything else, with Python's rules.
+    match (a.kind(), b.kind()) {
+        (ValueKind::Number, ValueKind::Number) | (ValueKind::Bool, ValueKind::Number) | (ValueKind::Number, ValueKind::Bool) => {
+            if a.is_integer() && b.is_integer() || matches!(a.kind(), ValueKind::Bool) || matches!(b.kind(), ValueKind::Bool) {
+                let (x, y) = (i128::try_from(a.clone()), i128::try_from(b.clone()));
+                if let (Ok(x), Ok(y)) = (x, y) {
+                    let r = if add { x.checked_add(y) } else { x.checked_sub(y) };
+                    if let Some(r) = r {
+                        return Ok(i64::try_from(r).map(Value::from).unwrap_or_else(|_| Value::from(r)));
+                    }
+                }
+            }
+            let (x, y) = (f64::try_from(a.clone()).map_err(|e| err(e.to_string()))?, f64::try_from(b.clone()).map_err(|e| err(e.to_string()))?);
+            Ok(Value::from(if add { x + y } else { x - y }))
+        }
+        (ValueKind::String, ValueKind::String) if add => Ok(Value::from(format!("{}{}", a.as_str().unwrap_or_default(), b.as_str().unwrap_or_default()))),
+        (ValueKind::Seq, ValueKind::Seq) if add && a.is_tuple() == b.is_tuple() => {
+            let mut items: Vec<Value> = a.try_iter()?.collect();
+            items.extend(b.try_iter()?);
+            Ok(if a.is_tuple() { Value::from(minijinja::value::Tuple::from(items)) } else { super::pyvalues::PyList::new_value(items) })
+        }
+        (ValueKind::Seq, ValueKind::Seq) if !add && a.downcast_object_ref::<super::pyvalues::PySet>().is_some() => {
+            let other: Vec<Value> = b.try_iter()?.collect();
+            Ok(super::pyvalues::PySet::new_value(a.try_iter()?.filter(|v| !other.contains(v)).collect::<Vec<_>>()))
+        }
+        _ => Err(err(format!("TypeError: unsupported operand type(s) for {}: '{}' and '{}'", if add { "+" } else { "-" }, a.kind(), b.kind()))),
     }
 }

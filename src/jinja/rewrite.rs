@@ -219,3 +219,244 @@ mod tests {
         assert_eq!(original_range(Some(&out), inside..inside + 3).start, src.find('[').unwrap_or(0));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Date arithmetic: `date - timedelta(days=1)`.
+//
+// minijinja's `+`/`-` cannot be extended to objects, so in templates that use
+// Python dates (their text mentions `datetime`/`timedelta`), every binary `+`
+// and `-` becomes a call to a function with Python's semantics
+// (`pyvalues::py_add`/`py_sub`). Found with minijinja's parser, so precedence
+// and parentheses are exactly the compiler's.
+
+use minijinja::machinery::ast::{self, CallArg, Expr, Stmt};
+
+/// Function names the arithmetic rewrite calls.
+pub const ADD_FN: &str = "__py_add";
+pub const SUB_FN: &str = "__py_sub";
+
+struct ArithOp {
+    start: usize,
+    end: usize,
+    left: (usize, usize),
+    right: (usize, usize),
+    add: bool,
+}
+
+/// The byte range an expression covers in the source: its own span joined
+/// with its operands' (minijinja's span of `a.b(c)` starts at the `.`).
+fn span_of(e: &Expr<'_>) -> (usize, usize) {
+    let s = e.span();
+    let mut range = (s.start_offset as usize, s.end_offset as usize);
+    let mut join = |x: &Expr<'_>| {
+        let (a, b) = span_of(x);
+        range = (range.0.min(a), range.1.max(b));
+    };
+    match e {
+        Expr::BinOp(b) => {
+            join(&b.left);
+            join(&b.right);
+        }
+        Expr::Slice(x) => join(&x.expr),
+        Expr::UnaryOp(u) => join(&u.expr),
+        Expr::Compare(c) => join(&c.expr),
+        Expr::IfExpr(i) => {
+            join(&i.test_expr);
+            join(&i.true_expr);
+        }
+        Expr::Filter(f) => {
+            if let Some(x) = &f.expr {
+                join(x);
+            }
+        }
+        Expr::Test(t) => join(&t.expr),
+        Expr::GetAttr(g) => join(&g.expr),
+        Expr::GetItem(g) => join(&g.expr),
+        Expr::Call(c) => join(&c.expr),
+        _ => {}
+    }
+    range
+}
+
+fn walk_expr(e: &Expr<'_>, out: &mut Vec<ArithOp>) {
+    match e {
+        Expr::BinOp(b) => {
+            if matches!(b.op, ast::BinOpKind::Add | ast::BinOpKind::Sub) {
+                let (start, end) = span_of(e);
+                out.push(ArithOp { start, end, left: span_of(&b.left), right: span_of(&b.right), add: matches!(b.op, ast::BinOpKind::Add) });
+            }
+            walk_expr(&b.left, out);
+            walk_expr(&b.right, out);
+        }
+        Expr::Var(_) | Expr::Const(_) => {}
+        Expr::Slice(s) => {
+            walk_expr(&s.expr, out);
+            for x in [&s.start, &s.stop, &s.step].into_iter().flatten() {
+                walk_expr(x, out);
+            }
+        }
+        Expr::UnaryOp(u) => walk_expr(&u.expr, out),
+        Expr::Compare(c) => {
+            walk_expr(&c.expr, out);
+            for op in &c.ops {
+                walk_expr(&op.expr, out);
+            }
+        }
+        Expr::IfExpr(i) => {
+            walk_expr(&i.test_expr, out);
+            walk_expr(&i.true_expr, out);
+            if let Some(f) = &i.false_expr {
+                walk_expr(f, out);
+            }
+        }
+        Expr::Filter(f) => {
+            if let Some(x) = &f.expr {
+                walk_expr(x, out);
+            }
+            walk_args(&f.args, out);
+        }
+        Expr::Test(t) => {
+            walk_expr(&t.expr, out);
+            walk_args(&t.args, out);
+        }
+        Expr::GetAttr(g) => walk_expr(&g.expr, out),
+        Expr::GetItem(g) => {
+            walk_expr(&g.expr, out);
+            walk_expr(&g.subscript_expr, out);
+        }
+        Expr::Call(c) => {
+            walk_expr(&c.expr, out);
+            walk_args(&c.args, out);
+        }
+        Expr::List(l) => l.items.iter().for_each(|x| walk_expr(x, out)),
+        Expr::Tuple(t) => t.items.iter().for_each(|x| walk_expr(x, out)),
+        Expr::Map(m) => m.keys.iter().chain(m.values.iter()).for_each(|x| walk_expr(x, out)),
+    }
+}
+
+fn walk_args(args: &[CallArg<'_>], out: &mut Vec<ArithOp>) {
+    for a in args {
+        match a {
+            CallArg::Pos(e) | CallArg::Kwarg(_, e) | CallArg::PosSplat(e) | CallArg::KwargSplat(e) => walk_expr(e, out),
+        }
+    }
+}
+
+fn walk_stmts(stmts: &[Stmt<'_>], out: &mut Vec<ArithOp>) {
+    stmts.iter().for_each(|s| walk_stmt(s, out));
+}
+
+fn walk_stmt(s: &Stmt<'_>, out: &mut Vec<ArithOp>) {
+    match s {
+        Stmt::Template(t) => walk_stmts(&t.children, out),
+        Stmt::EmitExpr(e) => walk_expr(&e.expr, out),
+        Stmt::EmitRaw(_) => {}
+        Stmt::ForLoop(f) => {
+            walk_expr(&f.iter, out);
+            if let Some(x) = &f.filter_expr {
+                walk_expr(x, out);
+            }
+            walk_stmts(&f.body, out);
+            walk_stmts(&f.else_body, out);
+        }
+        Stmt::IfCond(i) => {
+            walk_expr(&i.expr, out);
+            walk_stmts(&i.true_body, out);
+            walk_stmts(&i.false_body, out);
+        }
+        Stmt::WithBlock(w) => {
+            for (_, v) in &w.assignments {
+                walk_expr(v, out);
+            }
+            walk_stmts(&w.body, out);
+        }
+        Stmt::Set(st) => walk_expr(&st.expr, out),
+        Stmt::SetBlock(b) => {
+            if let Some(f) = &b.filter {
+                walk_expr(f, out);
+            }
+            walk_stmts(&b.body, out);
+        }
+        Stmt::AutoEscape(a) => walk_stmts(&a.body, out),
+        Stmt::FilterBlock(f) => {
+            walk_expr(&f.filter, out);
+            walk_stmts(&f.body, out);
+        }
+        Stmt::Block(b) => walk_stmts(&b.body, out),
+        Stmt::Import(_) | Stmt::FromImport(_) | Stmt::Extends(_) | Stmt::Include(_) => {}
+        Stmt::Macro(m) => {
+            m.defaults.iter().for_each(|d| walk_expr(d, out));
+            walk_stmts(&m.body, out);
+        }
+        Stmt::CallBlock(c) => {
+            walk_expr(&c.call.expr, out);
+            walk_args(&c.call.args, out);
+            walk_stmts(&c.macro_decl.body, out);
+        }
+        Stmt::Continue(_) | Stmt::Break(_) => {}
+        Stmt::Do(d) => {
+            walk_expr(&d.call.expr, out);
+            walk_args(&d.call.args, out);
+        }
+    }
+}
+
+/// Rewrites `a + b` / `a - b` into Python-semantics calls, in templates that
+/// use Python dates. `None` when the template has no such use, or does not
+/// parse (the compiler then reports the error on the original text).
+pub fn rewrite_date_arithmetic(source: &str, in_expr: bool) -> Option<String> {
+    if !(source.contains("timedelta") || source.contains("datetime")) {
+        return None;
+    }
+    let mut ops = Vec::new();
+    if in_expr {
+        let e = minijinja::machinery::parse_expr(source).ok()?;
+        walk_expr(&e, &mut ops);
+    } else {
+        let t = minijinja::machinery::parse(source, "<template>", SyntaxConfig::default()).ok()?;
+        walk_stmt(&t, &mut ops);
+    }
+    if ops.is_empty() {
+        return None;
+    }
+    ops.sort_by_key(|o| (o.start, std::cmp::Reverse(o.end)));
+    Some(splice(source, 0, source.len(), &ops))
+}
+
+/// `source[start..end]` with the outermost operations inside it replaced.
+fn splice(source: &str, start: usize, end: usize, ops: &[ArithOp]) -> String {
+    let mut out = String::new();
+    let mut pos = start;
+    for op in ops {
+        if op.start < pos || op.end > end || op.start < start {
+            continue;
+        }
+        out.push_str(&source[pos..op.start]);
+        let inner: Vec<&ArithOp> = ops.iter().filter(|o| o.start >= op.start && o.end <= op.end && !(o.start == op.start && o.end == op.end)).collect();
+        let inner: Vec<ArithOp> = inner.iter().map(|o| ArithOp { start: o.start, end: o.end, left: o.left, right: o.right, add: o.add }).collect();
+        out.push_str(if op.add { ADD_FN } else { SUB_FN });
+        out.push('(');
+        out.push_str(&splice(source, op.left.0, op.left.1, &inner));
+        out.push_str(", ");
+        out.push_str(&splice(source, op.right.0, op.right.1, &inner));
+        out.push(')');
+        pos = op.end;
+    }
+    out.push_str(&source[pos..end]);
+    out
+}
+
+#[cfg(test)]
+mod arith_tests {
+    use super::*;
+
+    #[test]
+    fn date_arithmetic_becomes_calls() {
+        let src = "{% set d = (end - modules.datetime.timedelta(days=1 + n)) %}{{ a + b - c }}";
+        assert_eq!(
+            rewrite_date_arithmetic(src, false).as_deref(),
+            Some("{% set d = (__py_sub(end, modules.datetime.timedelta(days=__py_add(1, n)))) %}{{ __py_sub(__py_add(a, b), c) }}")
+        );
+        assert_eq!(rewrite_date_arithmetic("{{ a + b }}", false), None);
+    }
+}
