@@ -9,6 +9,7 @@ pub mod compile;
 pub mod config;
 pub mod diag;
 pub mod graph;
+pub mod ingest;
 pub mod jinja;
 pub mod loader;
 pub mod manifest;
