@@ -16,6 +16,13 @@
 use serde_json::Value;
 
 // fetch side
+mod auth;
+pub mod fetch;
+mod http;
+mod incremental;
+mod paginate;
+mod record;
+pub mod spec;
 
 // load side
 
