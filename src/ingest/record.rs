@@ -13,8 +13,9 @@
 //! digits of SHA-256 over method, scrubbed URL and body hash. Secrets never
 //! reach the files: the URL is scrubbed (auth query params masked), the
 //! request body is only hashed after scrubbing, auth headers are not part of
-//! the key, and secret strings in response bodies (an OAuth token response)
-//! are masked. A body that is JSON is stored as JSON (`body`), any other
+//! the key, and secret strings in response bodies, as well as the values of
+//! `access_token`/`refresh_token`/`id_token`/`client_secret`/`password`
+//! keys (an OAuth token response), are masked. A body that is JSON is stored as JSON (`body`), any other
 //! body as text (`body_text`).
 
 use std::path::{Path, PathBuf};
@@ -87,7 +88,10 @@ pub(crate) fn save(dir: &Path, key: &Key, resp: &Response, scrub: &Scrubber) -> 
     response.insert("status".into(), json!(resp.status));
     response.insert("headers".into(), Value::Object(headers));
     match serde_json::from_str::<Value>(&text) {
-        Ok(v) => response.insert("body".into(), v),
+        Ok(mut v) => {
+            mask_credentials(&mut v);
+            response.insert("body".into(), v)
+        }
         Err(_) => response.insert("body_text".into(), Value::String(text)),
     };
     let doc = json!({
@@ -98,6 +102,26 @@ pub(crate) fn save(dir: &Path, key: &Key, resp: &Response, scrub: &Scrubber) -> 
     bytes.push(b'\n');
     crate::artifacts::write_atomic(&path, |w| w.write_all(&bytes)).map_err(|e| format!("cannot write recording {}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// Keys whose values are credentials wherever they appear in a JSON body:
+/// a token response is recorded before its token is known as a secret.
+const CREDENTIAL_KEYS: &[&str] = &["access_token", "refresh_token", "id_token", "client_secret", "password"];
+
+fn mask_credentials(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if CREDENTIAL_KEYS.contains(&k.as_str()) && x.is_string() {
+                    *x = Value::String(super::http::MASK.into());
+                } else {
+                    mask_credentials(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_credentials),
+        _ => {}
+    }
 }
 
 /// The recorded response of `key`, `None` when there is no recording.
