@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use super::relation_cache::{self, CacheOp, RelationCache};
 
 use super::{
-    Adapter, AdapterError, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
+    Adapter, AdapterError, Datum, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
 };
 
 fn err(e: duckdb::Error) -> AdapterError {
@@ -565,6 +565,29 @@ impl Connection for DuckDbConnection {
         format!("CREATE VIEW {} AS (\n{sql}\n)", relation.render())
     }
 
+    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<Datum<'_>>]) -> AdapterResult<u64> {
+        let nrows = values.first().map_or(0, Vec::len);
+        if values.len() != columns.len() || values.iter().any(|c| c.len() != nrows) {
+            return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
+        }
+        if nrows == 0 {
+            return Ok(0);
+        }
+        let _log = LogOnDrop("-- append_columns", std::time::Instant::now());
+        let database = if relation.database.is_empty() { self.database.clone() } else { relation.database.clone() };
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let mut app = self
+            .conn
+            .appender_with_columns_to_catalog_and_db(&relation.identifier, &database, &relation.schema, &names)
+            .map_err(|e| AdapterError::new(format!("append to {relation}: {e}")))?;
+        for r in 0..nrows {
+            app.append_row(duckdb::appender_params_from_iter(values.iter().map(|c| DatumParam(&c[r]))))
+                .map_err(|e| AdapterError::new(format!("append to {relation}, row {}: {e}", r + 1)))?;
+        }
+        app.flush().map_err(|e| AdapterError::new(format!("append to {relation}: {e}")))?;
+        Ok(nrows as u64)
+    }
+
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
         if rows.is_empty() {
             return Ok(0);
@@ -573,6 +596,22 @@ impl Connection for DuckDbConnection {
             return Err(AdapterError::new(format!("cannot insert rows into {relation} without columns")));
         }
         self.insert_staged(relation, columns, rows)
+    }
+}
+
+/// A `Datum` bound by the Appender with DuckDB's typed append functions.
+struct DatumParam<'d, 'a>(&'d Datum<'a>);
+
+impl duckdb::ToSql for DatumParam<'_, '_> {
+    fn to_sql(&self) -> duckdb::Result<duckdb::types::ToSqlOutput<'_>> {
+        use duckdb::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Datum::Null => ValueRef::Null,
+            Datum::Bool(b) => ValueRef::Boolean(*b),
+            Datum::Int(i) => ValueRef::BigInt(*i),
+            Datum::Double(f) => ValueRef::Double(*f),
+            Datum::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
     }
 }
 

@@ -86,6 +86,31 @@ impl AdapterError {
 
 pub type AdapterResult<T> = Result<T, AdapterError>;
 
+/// One typed value of a column-wise bulk append (`Connection::append_columns`).
+/// Text borrows where it can: ingest builds a page's columns from the
+/// page's own JSON without copying strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Datum<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Text(std::borrow::Cow<'a, str>),
+}
+
+impl Datum<'_> {
+    /// The JSON form `insert_rows` takes (the default `append_columns`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Datum::Null => Value::Null,
+            Datum::Bool(b) => Value::Bool(*b),
+            Datum::Int(i) => Value::from(*i),
+            Datum::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Datum::Text(s) => Value::String(s.to_string()),
+        }
+    }
+}
+
 /// One engine (a DuckDB database file, a DataFusion catalog). Shared across
 /// worker threads; each worker opens its own `Connection`.
 pub trait Adapter: Send + Sync {
@@ -122,4 +147,19 @@ pub trait Connection: Send {
     /// Bulk-inserts already-typed rows (seeds, ingest). `columns` carry the
     /// engine type each value is cast to.
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64>;
+
+    /// Bulk-appends rows given column by column: `values[i]` holds the
+    /// values of `columns[i]`, every column the same length; columns of the
+    /// table not named get NULL. Values already have the column's type
+    /// (`BIGINT` ← `Int`, `DOUBLE` ← `Double`, `BOOLEAN` ← `Bool`,
+    /// `VARCHAR` ← `Text`), so an engine can skip casting (DuckDB's
+    /// Appender). The default goes through `insert_rows`.
+    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<Datum<'_>>]) -> AdapterResult<u64> {
+        let nrows = values.first().map_or(0, Vec::len);
+        if values.len() != columns.len() || values.iter().any(|c| c.len() != nrows) {
+            return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
+        }
+        let rows: Vec<Vec<Value>> = (0..nrows).map(|r| values.iter().map(|c| c[r].to_json()).collect()).collect();
+        self.insert_rows(relation, columns, &rows)
+    }
 }

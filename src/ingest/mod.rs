@@ -25,6 +25,9 @@ mod record;
 pub mod spec;
 
 // load side
+pub mod load;
+pub mod normalize;
+pub mod schema;
 
 /// One page of records of one resource, as fetched (records are the items
 /// the resource's `data_selector` picked out of the response body).

@@ -1,0 +1,1225 @@
+//! Pages of records → tables in the engine, atomically.
+//!
+//! # Shape of a load
+//!
+//! [`Loader::begin`] starts a load of one ingest into one dataset schema.
+//! Every [`Loader::write_page`] normalizes its records (names, flattening,
+//! child tables — see [`super::normalize`]), checks them against the known
+//! schema and the resource's schema contract, builds the rows column by
+//! column and appends them to *staging tables* in `<dataset>_staging`
+//! (one per destination table, named `<ingest>__<table>`) through
+//! [`Connection::append_columns`] (DuckDB's Appender). Nothing of a page is
+//! kept in memory once it is staged, so memory stays flat whatever the size
+//! of the resource. [`Loader::commit`] then applies everything in ONE engine
+//! transaction: destination DDL (`CREATE TABLE`, `ALTER TABLE … ADD
+//! COLUMN`), each resource's write disposition, the cursor states, the
+//! schema record and the row in `_rdbt_loads`. Any failure — a contract
+//! violation on page 3, an engine error while committing — rolls that
+//! transaction back and drops the staging tables: the destination tables and
+//! the stored state are exactly as before, so the rerun of the same window
+//! neither loses nor duplicates rows.
+//!
+//! # Tables and columns
+//!
+//! - Root rows get `_rdbt_load_id` and `_rdbt_id`; child rows
+//!   `_rdbt_parent_id`, `_rdbt_list_idx`, `_rdbt_root_id` and `_rdbt_id`;
+//!   they are added after the data columns of the table's first row (as dlt
+//!   orders `_dlt_load_id`/`_dlt_id`). Record fields whose normalized name
+//!   starts with `_rdbt_` are ignored.
+//! - `_rdbt_id` of a root row is a 128-bit id derived from a random per-load
+//!   salt and the row's sequence number (random like dlt's); under `scd2` it
+//!   is the content hash of the whole record (SHA-256 of its JSON, so it is
+//!   stable across runs and versions). A child row's id is a hash of its
+//!   parent's id, its table and its list index (deterministic, as dlt does).
+//! - Types, coercion and variant columns: [`super::schema`].
+//!
+//! # Write dispositions (per root table; child tables follow their root)
+//!
+//! - `append`: staged rows are inserted.
+//! - `replace`: the root table and all its child tables are emptied and the
+//!   load's rows inserted, in the commit transaction (readers see the old or
+//!   the new content, never a mix). A resource that produced no records
+//!   still empties its tables.
+//! - `merge` (delete-insert): rows of the load are deduplicated on the
+//!   primary key keeping the LAST record of the load; destination rows whose
+//!   primary key — or merge key, when one is given (either matching) —
+//!   appears in the load are deleted together with their child rows (by
+//!   `_rdbt_root_id`), then the load is inserted. Without any key, merge
+//!   appends (as dlt does).
+//! - `scd2`: root rows carry `_rdbt_valid_from` / `_rdbt_valid_to`
+//!   (`NULL` = current). A current row whose content hash is not in the load
+//!   is retired (`_rdbt_valid_to` = the load's start time): a changed record
+//!   closes its old version, a record missing from a full load is retired
+//!   (with a merge key, only rows whose merge key is in the load are
+//!   retired). Records whose hash is not current are inserted with
+//!   `_rdbt_valid_from` = the load's start time; their child rows are
+//!   inserted unless rows of that root already exist (a record coming back
+//!   to an earlier version shares that version's child rows). Resources with
+//!   no records leave scd2/merge tables untouched.
+//!
+//! # Schema contracts (`ResourceLoad::schema_contract`, dlt's semantics)
+//!
+//! `tables` applies to a table that does not exist yet (root or child);
+//! `columns` to a new column of a table that existed before this load;
+//! `data_type` to a value that does not coerce into its existing column
+//! (i.e. that would create a variant column) of a table that existed before
+//! this load. Tables created in this load evolve freely. `freeze` fails the
+//! load (naming resource, page, record, table, column and value type);
+//! `discard_row` drops the row and its child rows; `discard_value` drops the
+//! value (for a new table, `discard_value` drops the row like `discard_row`).
+//!
+//! # Bookkeeping tables (in the dataset schema)
+//!
+//! - `_rdbt_ingest_state(ingest_name, resource, state JSON, load_id,
+//!   updated_at)`: one row per resource, `state = {"last_value": …}`;
+//!   [`read_states`] gives them back as [`CursorState`]s.
+//! - `_rdbt_loads(load_id, ingest_name, status, inserted_at, schema_hash)`:
+//!   one row per committed load (`status` 0 = loaded, as dlt).
+//! - `_rdbt_ingest_schema(ingest_name, version_hash, schema JSON, load_id,
+//!   inserted_at)`: the [`StoredSchema`] whenever it changed; the next load
+//!   reads the newest to know logical types and which child tables belong
+//!   to which root. Column existence and order always come from the engine's
+//!   information schema.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::normalize::{DataType, FlatRow, Normalizer, snake_case};
+use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
+use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
+use crate::adapter::{Column, Connection, Datum, Relation, RelationKind};
+
+pub const STATE_TABLE: &str = "_rdbt_ingest_state";
+pub const LOADS_TABLE: &str = "_rdbt_loads";
+pub const SCHEMA_TABLE: &str = "_rdbt_ingest_schema";
+
+pub const C_ID: &str = "_rdbt_id";
+pub const C_LOAD_ID: &str = "_rdbt_load_id";
+pub const C_PARENT_ID: &str = "_rdbt_parent_id";
+pub const C_LIST_IDX: &str = "_rdbt_list_idx";
+pub const C_ROOT_ID: &str = "_rdbt_root_id";
+pub const C_VALID_FROM: &str = "_rdbt_valid_from";
+pub const C_VALID_TO: &str = "_rdbt_valid_to";
+/// Staging tables only: the row's sequence number in the load (orders rows,
+/// "last record wins" for merge).
+const C_SEQ: &str = "_rdbt_seq";
+
+/// Which part of a schema contract a violation concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractEntity {
+    Tables,
+    Columns,
+    DataType,
+}
+
+impl ContractEntity {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContractEntity::Tables => "tables",
+            ContractEntity::Columns => "columns",
+            ContractEntity::DataType => "data_type",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// A `freeze` contract was violated.
+    #[error("{message}")]
+    Contract {
+        message: String,
+        resource: String,
+        /// 0-based page index and URL of the page.
+        page: usize,
+        url: String,
+        /// 0-based record index within the page.
+        record: usize,
+        table: String,
+        column: Option<String>,
+        /// The type of the offending value.
+        value_type: Option<DataType>,
+        /// The existing column's type (data_type violations).
+        column_type: Option<DataType>,
+        entity: ContractEntity,
+    },
+    /// The engine failed; `context` says what the loader was doing.
+    #[error("{context}: {message}")]
+    Engine { context: String, message: String },
+    /// The resource configuration cannot be applied (e.g. a merge key that is not a column).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn engine(context: impl Into<String>) -> impl FnOnce(crate::adapter::AdapterError) -> LoadError {
+    let context = context.into();
+    move |e| LoadError::Engine { context, message: e.message }
+}
+
+/// Rows of one table in a load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableLoad {
+    pub table: String,
+    /// The root table it belongs to.
+    pub root: String,
+    /// Rows staged for the table (before merge deduplication).
+    pub rows: u64,
+    /// The table did not exist before this load.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewColumn {
+    pub table: String,
+    pub column: String,
+    pub data_type: DataType,
+}
+
+/// What a committed load did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSummary {
+    pub load_id: String,
+    pub tables: Vec<TableLoad>,
+    /// Columns added to tables that existed before the load.
+    pub new_columns: Vec<NewColumn>,
+    /// Rows dropped by `discard_row` contracts (child rows included).
+    pub discarded_rows: u64,
+    /// Values dropped by `discard_value` contracts.
+    pub discarded_values: u64,
+    pub schema_hash: String,
+}
+
+impl LoadSummary {
+    /// Rows staged for `table`, 0 when the load had none.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables.iter().find(|t| t.table == table).map_or(0, |t| t.rows)
+    }
+}
+
+/// A table as this load knows it.
+#[derive(Debug)]
+struct TableState {
+    name: Arc<str>,
+    parent: Option<Arc<str>>,
+    root: Arc<str>,
+    resource: String,
+    columns: Columns,
+    /// The table existed in the destination when the load began.
+    existed: bool,
+    /// The first `target_columns` columns exist in the destination.
+    target_columns: usize,
+    /// The first `staged_columns` columns exist in the staging table (0 = no staging table yet).
+    staged_columns: usize,
+    staging_created: bool,
+    staged_rows: u64,
+    system_checked: bool,
+    variants: HashMap<(Arc<str>, DataType), Arc<str>>,
+}
+
+/// One page's rows of one table, column-wise: `cols[i]` belongs to the
+/// table's column `i`.
+#[derive(Debug, Default)]
+struct Batch<'a> {
+    seq: Vec<Datum<'a>>,
+    cols: Vec<Vec<Datum<'a>>>,
+}
+
+impl<'a> Batch<'a> {
+    fn rows(&self) -> usize {
+        self.seq.len()
+    }
+    fn widen(&mut self, ncols: usize) {
+        let n = self.rows();
+        while self.cols.len() < ncols {
+            self.cols.push(vec![Datum::Null; n]);
+        }
+    }
+    fn start_row(&mut self, seq: i64, ncols: usize) {
+        self.widen(ncols);
+        self.seq.push(Datum::Int(seq));
+        for c in &mut self.cols {
+            c.push(Datum::Null);
+        }
+    }
+    fn set(&mut self, col: usize, d: Datum<'a>) {
+        if let Some(slot) = self.cols.get_mut(col).and_then(|c| c.last_mut()) {
+            *slot = d;
+        }
+    }
+}
+
+/// What to do with one cell, decided before anything changes.
+enum Placement<'a> {
+    Put(usize, Datum<'a>),
+    Add(Arc<str>, DataType, Datum<'a>),
+}
+
+/// A load in progress. Dropping it without `commit` discards the staged data.
+pub struct Loader<'c> {
+    conn: &'c mut dyn Connection,
+    database: String,
+    dataset: String,
+    staging: String,
+    ingest: String,
+    load_id: String,
+    /// The load's start (`_rdbt_valid_from`, retirement time), rendered for SQL.
+    started_sql: String,
+    salt: u128,
+    norm: Normalizer,
+    tables: IndexMap<Arc<str>, TableState>,
+    /// Lowercased names of the tables in the dataset when the load began.
+    existing: HashSet<String>,
+    stored: IndexMap<String, TableSchema>,
+    stored_hash: Option<String>,
+    /// Resource configuration per root table, in first-seen order.
+    resources: IndexMap<Arc<str>, ResourceLoad>,
+    seq: i64,
+    /// Records seen in this load (discarded ones included): seeds root ids.
+    records: u64,
+    discarded_rows: u64,
+    discarded_values: u64,
+    finished: bool,
+    sys: SystemNames,
+}
+
+/// Interned system column names.
+#[derive(Debug)]
+struct SystemNames {
+    id: Arc<str>,
+    load_id: Arc<str>,
+    parent_id: Arc<str>,
+    list_idx: Arc<str>,
+    root_id: Arc<str>,
+    valid_from: Arc<str>,
+    valid_to: Arc<str>,
+}
+
+fn q(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl<'c> Loader<'c> {
+    /// Starts a load of `ingest_name` into `database.dataset` (the database
+    /// may be empty for the connection's current one). Reads what exists
+    /// (tables, the newest schema record) and clears staging tables a
+    /// crashed earlier load of this ingest left behind.
+    pub fn begin(conn: &'c mut dyn Connection, database: &str, dataset: &str, ingest_name: &str) -> Result<Loader<'c>, LoadError> {
+        let staging = format!("{dataset}_staging");
+        let existing: HashSet<String> = conn
+            .list_relations(database, dataset)
+            .map_err(engine(format!("listing tables of {dataset}")))?
+            .into_iter()
+            .map(|(r, _)| r.identifier.to_lowercase())
+            .collect();
+        let mut stored = IndexMap::new();
+        let mut stored_hash = None;
+        if existing.contains(SCHEMA_TABLE) {
+            let rel = Relation::new(database, dataset, SCHEMA_TABLE);
+            let r = conn
+                .query(&format!(
+                    "SELECT CAST(schema AS VARCHAR), version_hash FROM {} WHERE ingest_name = {} ORDER BY inserted_at DESC LIMIT 1",
+                    rel.render(),
+                    lit(ingest_name)
+                ))
+                .map_err(engine(format!("reading the schema of ingest {ingest_name}")))?;
+            if let Some(row) = r.rows.first() {
+                let text = row.first().and_then(Value::as_str).unwrap_or("{}");
+                let s: StoredSchema = serde_json::from_str(text).map_err(|e| {
+                    LoadError::Invalid(format!("the stored schema of ingest {ingest_name} in {} is unreadable: {e}", rel.render()))
+                })?;
+                stored_hash = row.get(1).and_then(Value::as_str).map(str::to_string);
+                stored = s.tables.into_iter().map(|t| (t.name.clone(), t)).collect();
+            }
+        }
+        conn.create_schema(database, &staging).map_err(engine(format!("creating schema {staging}")))?;
+        let prefix = format!("{}__", ingest_name.to_lowercase());
+        for (rel, kind) in conn.list_relations(database, &staging).map_err(engine(format!("listing {staging}")))? {
+            if rel.identifier.to_lowercase().starts_with(&prefix) {
+                conn.drop_relation(&rel, kind).map_err(engine(format!("dropping leftover staging table {rel}")))?;
+            }
+        }
+        let now = chrono::Utc::now();
+        let load_id = format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros());
+        let started_sql = format!("TIMESTAMPTZ {}", lit(&now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()));
+        let sys = SystemNames {
+            id: Arc::from(C_ID),
+            load_id: Arc::from(C_LOAD_ID),
+            parent_id: Arc::from(C_PARENT_ID),
+            list_idx: Arc::from(C_LIST_IDX),
+            root_id: Arc::from(C_ROOT_ID),
+            valid_from: Arc::from(C_VALID_FROM),
+            valid_to: Arc::from(C_VALID_TO),
+        };
+        Ok(Loader {
+            conn,
+            database: database.to_string(),
+            dataset: dataset.to_string(),
+            staging,
+            ingest: ingest_name.to_string(),
+            load_id,
+            started_sql,
+            salt: uuid::Uuid::new_v4().as_u128(),
+            norm: Normalizer::new(),
+            tables: IndexMap::new(),
+            existing,
+            stored,
+            stored_hash,
+            resources: IndexMap::new(),
+            seq: 0,
+            records: 0,
+            discarded_rows: 0,
+            discarded_values: 0,
+            finished: false,
+            sys,
+        })
+    }
+
+    /// This load's id (`_rdbt_load_id` of its rows).
+    pub fn load_id(&self) -> &str {
+        &self.load_id
+    }
+
+    fn final_rel(&self, table: &str) -> Relation {
+        Relation::new(&self.database, &self.dataset, table)
+    }
+
+    fn stage_rel(&self, table: &str) -> Relation {
+        Relation::new(&self.database, &self.staging, format!("{}__{table}", self.ingest))
+    }
+
+    fn in_target(&self, table: &str) -> bool {
+        self.existing.contains(&table.to_lowercase())
+    }
+
+    fn register(&mut self, load: &ResourceLoad) -> Result<Arc<str>, LoadError> {
+        let root: Arc<str> = Arc::from(snake_case(&load.table));
+        match self.resources.get(&root) {
+            Some(prev) if prev.write_disposition != load.write_disposition => Err(LoadError::Invalid(format!(
+                "resources {} and {} both load table {root} with different write dispositions",
+                prev.resource, load.resource
+            ))),
+            Some(_) => Ok(root),
+            None => {
+                if let Some(t) = self.stored.get(root.as_ref())
+                    && t.parent.is_some()
+                {
+                    return Err(LoadError::Invalid(format!(
+                        "resource {} loads table {root}, which holds the nested rows of table {}",
+                        load.resource, t.root
+                    )));
+                }
+                self.resources.insert(root.clone(), load.clone());
+                Ok(root)
+            }
+        }
+    }
+
+    /// The state of a table that exists in the destination, read on first use.
+    fn open_existing(&mut self, name: &Arc<str>, parent: Option<&Arc<str>>, root: &Arc<str>, resource: &str) -> Result<(), LoadError> {
+        let rel = self.final_rel(name);
+        let cols = self.conn.get_columns(&rel).map_err(engine(format!("reading the columns of {rel}")))?;
+        let stored = self.stored.get(name.as_ref());
+        let mut columns = Columns::default();
+        for c in cols {
+            let ty = stored.and_then(|t| t.columns.get(&c.name).copied()).unwrap_or_else(|| DataType::from_sql(&c.data_type));
+            columns.push(Arc::from(c.name.as_str()), ty);
+        }
+        let n = columns.len();
+        self.tables.insert(
+            name.clone(),
+            TableState {
+                name: name.clone(),
+                parent: parent.cloned(),
+                root: root.clone(),
+                resource: resource.to_string(),
+                columns,
+                existed: true,
+                target_columns: n,
+                staged_columns: 0,
+                staging_created: false,
+                staged_rows: 0,
+                system_checked: false,
+                variants: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Normalizes the records of `page` and appends them to the staging
+    /// tables. Returns the number of records accepted (not discarded).
+    pub fn write_page(&mut self, load: &ResourceLoad, page: &Page) -> Result<usize, LoadError> {
+        let root = self.register(load)?;
+        let scd2 = load.write_disposition == WriteDisposition::Merge(MergeStrategy::Scd2);
+        let contract = load.schema_contract;
+        let mut batches: IndexMap<Arc<str>, Batch<'_>> = IndexMap::new();
+        let mut rows: Vec<FlatRow<'_>> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        let mut dropped: Vec<bool> = Vec::new();
+        let mut plan: Vec<Placement<'_>> = Vec::new();
+        let mut accepted = 0usize;
+        for (ri, record) in page.records.iter().enumerate() {
+            self.norm.flatten(&root, record, load.max_table_nesting, &mut rows);
+            let record_no = self.records;
+            self.records += 1;
+            ids.clear();
+            for row in &rows {
+                let id = match row.parent {
+                    None if scd2 => content_id(record),
+                    None => id128(&[&self.salt.to_le_bytes(), &record_no.to_le_bytes()]),
+                    Some(p) => id128(&[ids[p].as_bytes(), row.table.as_bytes(), &row.list_idx.to_le_bytes()]),
+                };
+                ids.push(id);
+            }
+            dropped.clear();
+            dropped.resize(rows.len(), false);
+            for i in 0..rows.len() {
+                let row = &rows[i];
+                if let Some(p) = row.parent
+                    && dropped[p]
+                {
+                    dropped[i] = true;
+                    continue;
+                }
+                let ctx = Ctx { load, page, record: ri };
+                // Does the table exist (in this load or the destination)?
+                if !self.tables.contains_key(&row.table) {
+                    let parent = row.parent.map(|p| rows[p].table.clone());
+                    if self.in_target(&row.table) {
+                        self.open_existing(&row.table, parent.as_ref(), &root, &load.resource)?;
+                    } else {
+                        match contract.tables {
+                            ContractMode::Evolve => {}
+                            ContractMode::Freeze => {
+                                return Err(ctx.violation(ContractEntity::Tables, &row.table, None, None, None));
+                            }
+                            ContractMode::DiscardRow | ContractMode::DiscardValue => {
+                                dropped[i] = true;
+                                continue;
+                            }
+                        }
+                        self.tables.insert(
+                            row.table.clone(),
+                            TableState {
+                                name: row.table.clone(),
+                                parent,
+                                root: root.clone(),
+                                resource: load.resource.clone(),
+                                columns: Columns::default(),
+                                existed: false,
+                                target_columns: 0,
+                                staged_columns: 0,
+                                staging_created: false,
+                                staged_rows: 0,
+                                system_checked: false,
+                                variants: HashMap::new(),
+                            },
+                        );
+                    }
+                }
+                let Some(table) = self.tables.get_mut(&row.table) else { continue };
+                // Pass 1: decide every cell without changing anything.
+                plan.clear();
+                let mut discard_row = false;
+                let mut discarded_values = 0u64;
+                for (name, scalar) in &row.cells {
+                    if name.starts_with("_rdbt_") {
+                        continue;
+                    }
+                    let ty = scalar.data_type();
+                    let (entity, target_name, column_type) = match table.columns.get(name) {
+                        Some((idx, cty)) => match coerce(scalar, cty) {
+                            Some(d) => {
+                                plan.push(Placement::Put(idx, d));
+                                continue;
+                            }
+                            None => {
+                                let vname = table
+                                    .variants
+                                    .entry((name.clone(), ty))
+                                    .or_insert_with(|| Arc::from(variant_name(name, ty)))
+                                    .clone();
+                                if let Some((vidx, vty)) = table.columns.get(&vname)
+                                    && let Some(d) = coerce(scalar, vty)
+                                {
+                                    plan.push(Placement::Put(vidx, d));
+                                    continue;
+                                }
+                                (ContractEntity::DataType, vname, Some(cty))
+                            }
+                        },
+                        None => (ContractEntity::Columns, name.clone(), None),
+                    };
+                    let mode = if !table.existed {
+                        ContractMode::Evolve
+                    } else if entity == ContractEntity::DataType {
+                        contract.data_type
+                    } else {
+                        contract.columns
+                    };
+                    match mode {
+                        ContractMode::Evolve => {
+                            if let Some(d) = coerce(scalar, ty) {
+                                plan.push(Placement::Add(target_name, ty, d));
+                            }
+                        }
+                        ContractMode::Freeze => {
+                            return Err(ctx.violation(entity, &row.table, Some(name), Some(ty), column_type));
+                        }
+                        ContractMode::DiscardRow => {
+                            discard_row = true;
+                            break;
+                        }
+                        ContractMode::DiscardValue => discarded_values += 1,
+                    }
+                }
+                if discard_row {
+                    dropped[i] = true;
+                    continue;
+                }
+                self.discarded_values += discarded_values;
+                // Pass 2: apply.
+                let seq = self.seq;
+                self.seq += 1;
+                let batch = batches.entry(row.table.clone()).or_default();
+                batch.start_row(seq, table.columns.len());
+                for p in plan.drain(..) {
+                    match p {
+                        Placement::Put(idx, d) => batch.set(idx, d),
+                        Placement::Add(name, ty, d) => {
+                            // The same normalized name twice in one row: the later value wins.
+                            let idx = match table.columns.get(&name) {
+                                Some((idx, _)) => idx,
+                                None => table.columns.push(name, ty),
+                            };
+                            batch.widen(table.columns.len());
+                            batch.set(idx, d);
+                        }
+                    }
+                }
+                if !table.system_checked {
+                    let wanted: Vec<(&Arc<str>, DataType)> = if row.parent.is_none() {
+                        let mut w = vec![(&self.sys.load_id, DataType::Text), (&self.sys.id, DataType::Text)];
+                        if scd2 {
+                            w.push((&self.sys.valid_from, DataType::Timestamp));
+                            w.push((&self.sys.valid_to, DataType::Timestamp));
+                        }
+                        w
+                    } else {
+                        vec![
+                            (&self.sys.parent_id, DataType::Text),
+                            (&self.sys.list_idx, DataType::Bigint),
+                            (&self.sys.root_id, DataType::Text),
+                            (&self.sys.id, DataType::Text),
+                        ]
+                    };
+                    for (name, ty) in wanted {
+                        if table.columns.get(name).is_none() {
+                            table.columns.push(name.clone(), ty);
+                        }
+                    }
+                    table.system_checked = true;
+                    batch.widen(table.columns.len());
+                }
+                let set_sys = |batch: &mut Batch<'_>, name: &Arc<str>, d: Datum<'static>| {
+                    if let Some((idx, _)) = table.columns.get(name) {
+                        batch.set(idx, d);
+                    }
+                };
+                let id = Datum::Text(Cow::Owned(ids[i].clone()));
+                set_sys(batch, &self.sys.id, id);
+                match row.parent {
+                    None => set_sys(batch, &self.sys.load_id, Datum::Text(Cow::Owned(self.load_id.clone()))),
+                    Some(p) => {
+                        set_sys(batch, &self.sys.parent_id, Datum::Text(Cow::Owned(ids[p].clone())));
+                        set_sys(batch, &self.sys.list_idx, Datum::Int(row.list_idx));
+                        set_sys(batch, &self.sys.root_id, Datum::Text(Cow::Owned(ids[0].clone())));
+                    }
+                }
+            }
+            self.discarded_rows += dropped.iter().filter(|d| **d).count() as u64;
+            if !dropped.first().copied().unwrap_or(true) {
+                accepted += 1;
+            }
+        }
+        for (name, mut batch) in batches {
+            self.stage(&name, &mut batch).map_err(|e| match e {
+                LoadError::Engine { context, message } => LoadError::Engine {
+                    context: format!("{context} (resource {}, page {} of {})", load.resource, page.index, page.url),
+                    message,
+                },
+                other => other,
+            })?;
+        }
+        Ok(accepted)
+    }
+
+    /// Creates or widens the staging table of `name` and appends `batch`.
+    fn stage(&mut self, name: &Arc<str>, batch: &mut Batch<'_>) -> Result<(), LoadError> {
+        let rel = self.stage_rel(name);
+        let Some(table) = self.tables.get(name) else { return Ok(()) };
+        let columns: Vec<Column> = std::iter::once(Column { name: C_SEQ.to_string(), data_type: "BIGINT".into() })
+            .chain(table.columns.list.iter().map(|(n, t)| Column { name: n.to_string(), data_type: t.staging_sql().into() }))
+            .collect();
+        let (created, staged) = (table.staging_created, table.staged_columns);
+        if !created {
+            let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", q(&c.name), c.data_type)).collect();
+            self.conn
+                .execute(&format!("CREATE OR REPLACE TABLE {} ({})", rel.render(), defs.join(", ")))
+                .map_err(engine(format!("creating staging table {rel}")))?;
+        } else {
+            for c in &columns[1 + staged..] {
+                self.conn
+                    .execute(&format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(&c.name), c.data_type))
+                    .map_err(engine(format!("adding column {} to staging table {rel}", c.name)))?;
+            }
+        }
+        batch.widen(columns.len() - 1);
+        let values: Vec<Vec<Datum<'_>>> =
+            std::iter::once(std::mem::take(&mut batch.seq)).chain(std::mem::take(&mut batch.cols)).collect();
+        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("staging rows of table {name}")))?;
+        if let Some(t) = self.tables.get_mut(name) {
+            t.staging_created = true;
+            t.staged_columns = t.columns.len();
+            t.staged_rows += n;
+        }
+        Ok(())
+    }
+
+    /// Applies the load in one transaction and records `states` with it.
+    /// On failure nothing visible changes.
+    pub fn commit(mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
+        let result = self.commit_inner(states);
+        self.drop_staging();
+        self.finished = true;
+        result
+    }
+
+    /// Discards the load: drops the staging tables, changes nothing else.
+    pub fn abort(mut self) {
+        self.drop_staging();
+        self.finished = true;
+    }
+
+    fn commit_inner(&mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
+        let db = self.database.clone();
+        let ds = self.dataset.clone();
+        self.conn.create_schema(&db, &ds).map_err(engine(format!("creating schema {ds}")))?;
+        self.conn.begin().map_err(engine("starting the load transaction"))?;
+        match self.apply(states) {
+            Ok(summary) => match self.conn.commit() {
+                Ok(()) => Ok(summary),
+                Err(e) => {
+                    let _ = self.conn.rollback();
+                    Err(engine("committing the load")(e))
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn exec(&mut self, sql: &str, context: impl Into<String>) -> Result<(), LoadError> {
+        self.conn.execute(sql).map(|_| ()).map_err(engine(context))
+    }
+
+    fn apply(&mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
+        let mut summary = LoadSummary {
+            load_id: self.load_id.clone(),
+            tables: Vec::new(),
+            new_columns: Vec::new(),
+            discarded_rows: self.discarded_rows,
+            discarded_values: self.discarded_values,
+            schema_hash: String::new(),
+        };
+        self.create_bookkeeping_tables()?;
+        // DDL first: DuckDB does not alter a table this transaction already wrote to.
+        let names: Vec<Arc<str>> = self.tables.keys().cloned().collect();
+        for name in &names {
+            let (sql, added): (Vec<String>, Vec<NewColumn>) = {
+                let t = &self.tables[name];
+                let rel = self.final_rel(name);
+                if !t.existed {
+                    if !t.staging_created {
+                        continue;
+                    }
+                    let defs: Vec<String> = t.columns.list.iter().map(|(n, ty)| format!("{} {}", q(n), ty.sql())).collect();
+                    (vec![format!("CREATE TABLE {} ({})", rel.render(), defs.join(", "))], Vec::new())
+                } else {
+                    t.columns
+                        .list
+                        .iter()
+                        .skip(t.target_columns)
+                        .map(|(n, ty)| {
+                            (
+                                format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(n), ty.sql()),
+                                NewColumn { table: name.to_string(), column: n.to_string(), data_type: *ty },
+                            )
+                        })
+                        .unzip()
+                }
+            };
+            for s in sql {
+                self.exec(&s, format!("creating or altering table {name}"))?;
+            }
+            summary.new_columns.extend(added);
+        }
+        let roots: Vec<Arc<str>> = self.resources.keys().cloned().collect();
+        for root in &roots {
+            self.apply_disposition(root)?;
+        }
+        for t in self.tables.values() {
+            if t.staged_rows > 0 || !t.existed {
+                summary.tables.push(TableLoad {
+                    table: t.name.to_string(),
+                    root: t.root.to_string(),
+                    rows: t.staged_rows,
+                    created: !t.existed,
+                });
+            }
+        }
+        self.write_states(states)?;
+        summary.schema_hash = self.write_schema()?;
+        let loads = self.final_rel(LOADS_TABLE);
+        let sql = format!(
+            "INSERT INTO {} (load_id, ingest_name, status, inserted_at, schema_hash) VALUES ({}, {}, 0, now(), {})",
+            loads.render(),
+            lit(&self.load_id),
+            lit(&self.ingest),
+            lit(&summary.schema_hash)
+        );
+        self.exec(&sql, "recording the load")?;
+        Ok(summary)
+    }
+
+    fn create_bookkeeping_tables(&mut self) -> Result<(), LoadError> {
+        let ddl = [
+            (STATE_TABLE, "ingest_name VARCHAR, resource VARCHAR, state JSON, load_id VARCHAR, updated_at TIMESTAMP WITH TIME ZONE"),
+            (LOADS_TABLE, "load_id VARCHAR, ingest_name VARCHAR, status BIGINT, inserted_at TIMESTAMP WITH TIME ZONE, schema_hash VARCHAR"),
+            (SCHEMA_TABLE, "ingest_name VARCHAR, version_hash VARCHAR, schema JSON, load_id VARCHAR, inserted_at TIMESTAMP WITH TIME ZONE"),
+        ];
+        for (name, cols) in ddl {
+            let rel = self.final_rel(name);
+            self.exec(&format!("CREATE TABLE IF NOT EXISTS {} ({cols})", rel.render()), format!("creating {rel}"))?;
+        }
+        Ok(())
+    }
+
+    /// Every table (of this load or stored) whose rows belong to `root`, root first.
+    fn family(&self, root: &str) -> Vec<String> {
+        let mut out: Vec<String> = vec![root.to_string()];
+        for t in self.tables.values() {
+            if t.root.as_ref() == root && t.name.as_ref() != root {
+                out.push(t.name.to_string());
+            }
+        }
+        for t in self.stored.values() {
+            if t.root == root && t.name != root && !out.contains(&t.name) {
+                out.push(t.name.clone());
+            }
+        }
+        out
+    }
+
+    /// The SELECT list turning staging columns into destination values.
+    fn select_list(&self, table: &str, overrides: &[(&str, &str)]) -> Option<(String, String)> {
+        let t = self.tables.get(table)?;
+        let mut names = Vec::new();
+        let mut exprs = Vec::new();
+        for (n, ty) in &t.columns.list {
+            names.push(q(n));
+            if let Some((_, e)) = overrides.iter().find(|(o, _)| *o == n.as_ref()) {
+                exprs.push((*e).to_string());
+            } else {
+                exprs.push(cast_expr(n, *ty));
+            }
+        }
+        Some((names.join(", "), exprs.join(", ")))
+    }
+
+    fn staged(&self, table: &str) -> bool {
+        self.tables.get(table).is_some_and(|t| t.staging_created)
+    }
+
+    /// INSERT INTO final SELECT … FROM staging [WHERE cond].
+    fn insert_from_stage(&mut self, table: &str, cond: Option<&str>, overrides: &[(&str, &str)]) -> Result<(), LoadError> {
+        if !self.staged(table) {
+            return Ok(());
+        }
+        let Some((names, exprs)) = self.select_list(table, overrides) else { return Ok(()) };
+        let sql = format!(
+            "INSERT INTO {} ({names}) SELECT {exprs} FROM {} s {} ORDER BY {}",
+            self.final_rel(table).render(),
+            self.stage_rel(table).render(),
+            cond.map(|c| format!("WHERE {c}")).unwrap_or_default(),
+            q(C_SEQ)
+        );
+        self.exec(&sql, format!("inserting the load into {table}"))
+    }
+
+    fn key_columns(&self, root: &str, keys: &[String], what: &str) -> Result<Vec<(String, DataType)>, LoadError> {
+        let t = self.tables.get(root);
+        keys.iter()
+            .map(|k| {
+                let k = snake_case(k);
+                t.and_then(|t| t.columns.get(&k)).map(|(_, ty)| (k.clone(), ty)).ok_or_else(|| {
+                    LoadError::Invalid(format!("{what} column {k} is not a column of table {root} (ingest {})", self.ingest))
+                })
+            })
+            .collect()
+    }
+
+    fn apply_disposition(&mut self, root: &Arc<str>) -> Result<(), LoadError> {
+        let Some(load) = self.resources.get(root).cloned() else { return Ok(()) };
+        let family = self.family(root);
+        match load.write_disposition {
+            WriteDisposition::Append => {
+                for t in &family {
+                    self.insert_from_stage(t, None, &[])?;
+                }
+            }
+            WriteDisposition::Replace => {
+                for t in &family {
+                    if self.in_target(t) {
+                        self.exec(&format!("DELETE FROM {}", self.final_rel(t).render()), format!("replacing {t}"))?;
+                    }
+                    self.insert_from_stage(t, None, &[])?;
+                }
+            }
+            WriteDisposition::Merge(MergeStrategy::DeleteInsert) => {
+                if !self.staged(root) {
+                    return Ok(());
+                }
+                let pk = self.key_columns(root, &load.primary_key, "primary key")?;
+                let mk = self.key_columns(root, &load.merge_key, "merge key")?;
+                let stage_root = self.stage_rel(root).render();
+                if !pk.is_empty() {
+                    // Last record per primary key wins within the load.
+                    let part: Vec<String> = pk.iter().map(|(k, _)| q(k)).collect();
+                    let sql = format!(
+                        "DELETE FROM {stage_root} WHERE {seq} IN (SELECT {seq} FROM (SELECT {seq}, row_number() OVER (PARTITION BY {} ORDER BY {seq} DESC) AS rn FROM {stage_root}) WHERE rn > 1)",
+                        part.join(", "),
+                        seq = q(C_SEQ)
+                    );
+                    self.exec(&sql, format!("deduplicating the load of {root}"))?;
+                    for t in family.iter().skip(1) {
+                        if self.staged(t) {
+                            let sql = format!(
+                                "DELETE FROM {} WHERE {} NOT IN (SELECT {} FROM {stage_root})",
+                                self.stage_rel(t).render(),
+                                q(C_ROOT_ID),
+                                q(C_ID)
+                            );
+                            self.exec(&sql, format!("deduplicating the load of {t}"))?;
+                        }
+                    }
+                }
+                if self.in_target(root) && (!pk.is_empty() || !mk.is_empty()) {
+                    let matches = |keys: &[(String, DataType)]| {
+                        let conds: Vec<String> =
+                            keys.iter().map(|(k, ty)| format!("{} = d.{}", cast_expr_in("s", k, *ty), q(k))).collect();
+                        format!("EXISTS (SELECT 1 FROM {stage_root} s WHERE {})", conds.join(" AND "))
+                    };
+                    let cond = match (pk.is_empty(), mk.is_empty()) {
+                        (false, false) => format!("({} OR {})", matches(&pk), matches(&mk)),
+                        (false, true) => matches(&pk),
+                        _ => matches(&mk),
+                    };
+                    let final_root = self.final_rel(root).render();
+                    for t in family.iter().skip(1) {
+                        if self.in_target(t) {
+                            let sql = format!(
+                                "DELETE FROM {} WHERE {} IN (SELECT d.{} FROM {final_root} d WHERE {cond})",
+                                self.final_rel(t).render(),
+                                q(C_ROOT_ID),
+                                q(C_ID)
+                            );
+                            self.exec(&sql, format!("merging into {t}"))?;
+                        }
+                    }
+                    self.exec(&format!("DELETE FROM {final_root} d WHERE {cond}"), format!("merging into {root}"))?;
+                }
+                for t in &family {
+                    self.insert_from_stage(t, None, &[])?;
+                }
+            }
+            WriteDisposition::Merge(MergeStrategy::Scd2) => {
+                if !self.staged(root) {
+                    return Ok(());
+                }
+                let mk = self.key_columns(root, &load.merge_key, "merge key")?;
+                // Identical records share a content hash: keep one.
+                for t in &family {
+                    if self.staged(t) {
+                        let stage = self.stage_rel(t).render();
+                        let sql = format!(
+                            "DELETE FROM {stage} WHERE {seq} IN (SELECT {seq} FROM (SELECT {seq}, row_number() OVER (PARTITION BY {id} ORDER BY {seq}) AS rn FROM {stage}) WHERE rn > 1)",
+                            seq = q(C_SEQ),
+                            id = q(C_ID)
+                        );
+                        self.exec(&sql, format!("deduplicating the load of {t}"))?;
+                    }
+                }
+                let stage_root = self.stage_rel(root).render();
+                let final_root = self.final_rel(root).render();
+                let started = self.started_sql.clone();
+                if self.in_target(root) {
+                    let mut cond = format!(
+                        "{to} IS NULL AND {id} NOT IN (SELECT {id} FROM {stage_root})",
+                        to = q(C_VALID_TO),
+                        id = q(C_ID)
+                    );
+                    if !mk.is_empty() {
+                        let conds: Vec<String> =
+                            mk.iter().map(|(k, ty)| format!("{} = d.{}", cast_expr_in("s", k, *ty), q(k))).collect();
+                        cond.push_str(&format!(" AND EXISTS (SELECT 1 FROM {stage_root} s WHERE {})", conds.join(" AND ")));
+                    }
+                    self.exec(
+                        &format!("UPDATE {final_root} d SET {} = {started} WHERE {cond}", q(C_VALID_TO)),
+                        format!("retiring changed rows of {root}"),
+                    )?;
+                }
+                let root_cond = self
+                    .in_target(root)
+                    .then(|| format!("s.{id} NOT IN (SELECT {id} FROM {final_root} WHERE {} IS NULL)", q(C_VALID_TO), id = q(C_ID)));
+                self.insert_from_stage(root, root_cond.as_deref(), &[(C_VALID_FROM, &started), (C_VALID_TO, "NULL")])?;
+                for t in family.iter().skip(1) {
+                    let cond = self.in_target(t).then(|| {
+                        format!("s.{rid} NOT IN (SELECT {rid} FROM {})", self.final_rel(t).render(), rid = q(C_ROOT_ID))
+                    });
+                    self.insert_from_stage(t, cond.as_deref(), &[])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_states(&mut self, states: &[CursorState]) -> Result<(), LoadError> {
+        let rel = self.final_rel(STATE_TABLE).render();
+        for st in states {
+            let state = serde_json::json!({ "last_value": st.last_value }).to_string();
+            let sql = format!(
+                "DELETE FROM {rel} WHERE ingest_name = {ing} AND resource = {res}; \
+                 INSERT INTO {rel} (ingest_name, resource, state, load_id, updated_at) VALUES ({ing}, {res}, {}, {}, now())",
+                lit(&state),
+                lit(&self.load_id),
+                ing = lit(&self.ingest),
+                res = lit(&st.resource),
+            );
+            self.exec(&sql, format!("saving the state of resource {}", st.resource))?;
+        }
+        Ok(())
+    }
+
+    /// Records the schema when it changed; returns its hash.
+    fn write_schema(&mut self) -> Result<String, LoadError> {
+        let mut tables = self.stored.clone();
+        for t in self.tables.values() {
+            if !t.existed && !t.staging_created {
+                continue;
+            }
+            tables.insert(
+                t.name.to_string(),
+                TableSchema {
+                    name: t.name.to_string(),
+                    parent: t.parent.as_ref().map(|p| p.to_string()),
+                    root: t.root.to_string(),
+                    resource: t.resource.clone(),
+                    columns: t.columns.list.iter().map(|(n, ty)| (n.to_string(), *ty)).collect(),
+                },
+            );
+        }
+        let schema = StoredSchema { version: StoredSchema::VERSION, tables: tables.into_values().collect() };
+        let hash = schema.hash();
+        if self.stored_hash.as_deref() != Some(hash.as_str()) {
+            let json = serde_json::to_string(&schema).map_err(|e| LoadError::Invalid(format!("schema record: {e}")))?;
+            let sql = format!(
+                "INSERT INTO {} (ingest_name, version_hash, schema, load_id, inserted_at) VALUES ({}, {}, {}, {}, now())",
+                self.final_rel(SCHEMA_TABLE).render(),
+                lit(&self.ingest),
+                lit(&hash),
+                lit(&json),
+                lit(&self.load_id)
+            );
+            self.exec(&sql, "recording the schema")?;
+        }
+        Ok(hash)
+    }
+
+    fn drop_staging(&mut self) {
+        let rels: Vec<Relation> =
+            self.tables.values().filter(|t| t.staging_created).map(|t| self.stage_rel(&t.name)).collect();
+        for rel in rels {
+            let _ = self.conn.drop_relation(&rel, RelationKind::Table);
+        }
+        for t in self.tables.values_mut() {
+            t.staging_created = false;
+        }
+    }
+}
+
+impl Drop for Loader<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.drop_staging();
+        }
+    }
+}
+
+/// Where a record came from, for contract errors.
+struct Ctx<'x> {
+    load: &'x ResourceLoad,
+    page: &'x Page,
+    record: usize,
+}
+
+impl Ctx<'_> {
+    fn violation(
+        &self,
+        entity: ContractEntity,
+        table: &str,
+        column: Option<&str>,
+        value_type: Option<DataType>,
+        column_type: Option<DataType>,
+    ) -> LoadError {
+        let what = match entity {
+            ContractEntity::Tables => format!("new table {table}"),
+            ContractEntity::Columns => {
+                format!("new column {} ({}) in table {table}", column.unwrap_or(""), value_type.map_or("", DataType::name))
+            }
+            ContractEntity::DataType => format!(
+                "a {} value for column {} ({}) of table {table}",
+                value_type.map_or("", DataType::name),
+                column.unwrap_or(""),
+                column_type.map_or("", DataType::name)
+            ),
+        };
+        LoadError::Contract {
+            message: format!(
+                "schema contract violation: {what} is not allowed ({}: freeze); resource {}, page {} ({}), record {}",
+                entity.name(),
+                self.load.resource,
+                self.page.index,
+                self.page.url,
+                self.record
+            ),
+            resource: self.load.resource.clone(),
+            page: self.page.index,
+            url: self.page.url.clone(),
+            record: self.record,
+            table: table.to_string(),
+            column: column.map(str::to_string),
+            value_type,
+            column_type,
+            entity,
+        }
+    }
+}
+
+/// `CAST(col AS type)` where staging text becomes a typed value.
+fn cast_expr(col: &str, ty: DataType) -> String {
+    match ty {
+        DataType::Timestamp | DataType::Date | DataType::Json => format!("CAST({} AS {})", q(col), ty.sql()),
+        _ => q(col),
+    }
+}
+
+fn cast_expr_in(alias: &str, col: &str, ty: DataType) -> String {
+    match ty {
+        DataType::Timestamp | DataType::Date | DataType::Json => format!("CAST({alias}.{} AS {})", q(col), ty.sql()),
+        _ => format!("{alias}.{}", q(col)),
+    }
+}
+
+/// The cursor states stored for `ingest_name` (empty when none were stored yet).
+pub fn read_states(conn: &mut dyn Connection, database: &str, schema: &str, ingest_name: &str) -> Result<Vec<CursorState>, LoadError> {
+    let rel = Relation::new(database, schema, STATE_TABLE);
+    if conn.relation_kind(&rel).map_err(engine(format!("looking up {rel}")))?.is_none() {
+        return Ok(Vec::new());
+    }
+    let r = conn
+        .query(&format!(
+            "SELECT resource, CAST(state AS VARCHAR) FROM {} WHERE ingest_name = {} ORDER BY resource",
+            rel.render(),
+            lit(ingest_name)
+        ))
+        .map_err(engine(format!("reading {rel}")))?;
+    let mut out = Vec::new();
+    for row in r.rows {
+        let resource = row.first().and_then(Value::as_str).unwrap_or_default().to_string();
+        let text = row.get(1).and_then(Value::as_str).unwrap_or("{}");
+        let state: Value = serde_json::from_str(text)
+            .map_err(|e| LoadError::Invalid(format!("state of resource {resource} in {rel} is not JSON: {e}")))?;
+        out.push(CursorState { resource, last_value: state.get("last_value").cloned().unwrap_or(Value::Null) });
+    }
+    Ok(out)
+}
+
+/// A 128-bit id, as 22 URL-safe base64 characters: two 64-bit FNV-1a
+/// hashes with different offsets, each finished with a SplitMix64 mix (fast,
+/// stable across builds; uniqueness, not secrecy, is what ids need).
+fn id128(parts: &[&[u8]]) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for part in parts {
+        for &byte in *part {
+            a = (a ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+        }
+        // Separate parts so ("ab","c") and ("a","bc") differ.
+        a = (a ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+        b = (b ^ 0xfe).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    encode_id((u128::from(mix(a)) << 64) | u128::from(mix(b ^ a.rotate_left(17))))
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The scd2 row id: SHA-256 of the record's JSON, first 128 bits.
+fn content_id(record: &Value) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(record.to_string().as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    encode_id(u128::from_be_bytes(bytes))
+}
+
+fn encode_id(mut v: u128) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = String::with_capacity(22);
+    for _ in 0..22 {
+        s.push(ALPHABET[(v & 63) as usize] as char);
+        v >>= 6;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_stable() {
+        let a = id128(&[b"ab", b"c"]);
+        let b = id128(&[b"a", b"bc"]);
+        assert_ne!(a, b);
+        assert_eq!(a, id128(&[b"ab", b"c"]));
+        assert_eq!(a.len(), 22);
+        let ids: HashSet<String> = (0u64..100_000).map(|i| id128(&[&7u128.to_le_bytes(), &i.to_le_bytes()])).collect();
+        assert_eq!(ids.len(), 100_000);
+        assert_eq!(content_id(&serde_json::json!({"a": 1})), content_id(&serde_json::json!({"a": 1})));
+        assert_ne!(content_id(&serde_json::json!({"a": 1})), content_id(&serde_json::json!({"a": 2})));
+    }
+}
