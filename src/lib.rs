@@ -2,6 +2,10 @@
 //! The data flow is described in DESIGN.md: config → loader → parser →
 //! manifest → graph → compile → run (adapter, materialize) → artifacts.
 
+// `json!` literals of a whole API record (synthetic Strava activities) nest
+// deeper than the default macro recursion limit.
+#![recursion_limit = "256"]
+
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;

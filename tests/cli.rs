@@ -42,12 +42,13 @@ fn root_project_builds_offline() {
     for f in ["dbt_project.yml", "profiles.yml"] {
         std::fs::copy(root.join(f), tmp.path().join(f)).unwrap();
     }
-    for d in ["models", "seeds", "macros", "tests/dbt"] {
+    for d in ["models", "seeds", "macros", "tests/dbt", "recordings"] {
         copy_dir(&root.join(d), &tmp.path().join(d));
     }
     let out = rdbt_in(tmp.path(), &["build"]);
     out.assert_code(0);
     assert!(out.stdout.contains("Completed successfully"), "{}", out.stdout);
+    assert!(out.stdout.contains("OK loaded ingest strava"), "{}", out.stdout);
     let rr = read_json(&tmp.path().join("target/dbt/run_results.json"));
     let results = rr["results"].as_array().unwrap();
     assert!(results.len() >= 15, "{} results", results.len());
@@ -63,6 +64,25 @@ fn root_project_builds_offline() {
     let activities: i64 = db.query_row("select sum(activities) from main.weekly_totals", [], |r| r.get(0)).unwrap();
     assert!(weeks > 40, "{weeks} weeks");
     assert_eq!(activities, 400);
+    let loaded: i64 = db.query_row("select count(*) from strava_raw.activities", [], |r| r.get(0)).unwrap();
+    assert_eq!(loaded, 400);
+    drop(db);
+    let ingest = results.iter().find(|r| r["unique_id"] == "ingest.activities.strava").expect("the ingest node ran");
+    assert_eq!(ingest["adapter_response"]["tables"]["activities"], 400, "{ingest:#}");
+    assert_eq!(manifest["parent_map"]["source.activities.strava.activities"], serde_json::json!(["ingest.activities.strava"]));
+    // The declaration is kept unrendered: credentials are rendered only when the node runs.
+    let raw_code = manifest["nodes"]["ingest.activities.strava"]["raw_code"].as_str().unwrap();
+    assert!(raw_code.contains("env_var('DBT_ENV_SECRET_STRAVA_CLIENT_SECRET')"), "{raw_code}");
+
+    // A second offline build replays the incremental request (nothing
+    // newer than the last activity): the same 400 activities, merged.
+    let again = rdbt_in(tmp.path(), &["build"]);
+    again.assert_code(0);
+    let db = duckdb::Connection::open(tmp.path().join("target/activities.duckdb")).unwrap();
+    let loaded: i64 = db.query_row("select count(*) from strava_raw.activities", [], |r| r.get(0)).unwrap();
+    assert_eq!(loaded, 400);
+    let loads: i64 = db.query_row("select count(*) from strava_raw._rdbt_loads", [], |r| r.get(0)).unwrap();
+    assert_eq!(loads, 2);
     assert!(tmp.path().join("target/dbt/compiled/activities/models/marts/weekly_totals.sql").is_file());
 }
 

@@ -205,6 +205,7 @@ fn tiny_manifest() -> Manifest {
             span: None,
             fqn: vec![PKG.into(), "shop".into(), "orders".into()],
             relation_name: "\"dev\".\"main_raw\".\"raw_orders\"".into(),
+            loaded_by: vec![],
         },
     );
     let macro_sql = "{% macro cents(x) %}({{ x }} * 100){% endmacro %}";

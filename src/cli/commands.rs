@@ -18,6 +18,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Run { sel, run } => run_nodes(common, &sel, &run, "run"),
         Command::Test { sel, run } => run_nodes(common, &sel, &run, "test"),
         Command::Seed { sel, run } => run_nodes(common, &sel, &run, "seed"),
+        Command::Ingest { sel, run } => run_nodes(common, &sel, &run, "ingest"),
         Command::Compile { sel, inline } => match inline {
             Some(sql) => show_or_compile_inline(common, &sql, None),
             None => run_nodes(common, &sel, &RunFlags::default(), "compile"),
@@ -57,7 +58,8 @@ fn fail(inv: &Invocation, d: Diagnostic) -> i32 {
 fn resource_types(which: &str) -> Vec<ResourceType> {
     use ResourceType::*;
     match which {
-        "build" => vec![Model, Seed, Snapshot, Test],
+        "build" => vec![Ingest, Model, Seed, Snapshot, Test],
+        "ingest" => vec![Ingest],
         "run" => vec![Model],
         "test" => vec![Test],
         "seed" => vec![Seed],
@@ -75,7 +77,7 @@ fn found_line(inv: &Invocation) -> String {
     let m = &inv.manifest;
     let count = |t: ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
     let mut parts = vec![];
-    for (t, w) in [(ResourceType::Model, "model"), (ResourceType::Seed, "seed"), (ResourceType::Test, "data test"), (ResourceType::Snapshot, "snapshot"), (ResourceType::Analysis, "analysis")] {
+    for (t, w) in [(ResourceType::Model, "model"), (ResourceType::Seed, "seed"), (ResourceType::Test, "data test"), (ResourceType::Snapshot, "snapshot"), (ResourceType::Analysis, "analysis"), (ResourceType::Ingest, "ingest load")] {
         let n = count(t);
         if n > 0 {
             parts.push(plural(n, w));
@@ -144,7 +146,7 @@ fn retry(common: &Common) -> i32 {
         Err(e) => return fail(&probe, Diagnostic::error("retry", format!("no previous run to retry: {}: {e}", path.display()))),
     };
     let which = previous["args"]["which"].as_str().unwrap_or("build").to_string();
-    if !matches!(which.as_str(), "build" | "run" | "test" | "seed" | "compile") {
+    if !matches!(which.as_str(), "build" | "run" | "test" | "seed" | "ingest" | "compile") {
         return fail(&probe, Diagnostic::error("retry", format!("cannot retry a previous `{which}`")));
     }
     let redo: std::collections::BTreeSet<String> = previous["results"]
@@ -155,7 +157,7 @@ fn retry(common: &Common) -> i32 {
         .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
         .filter(|id| probe.manifest.nodes.contains_key(id))
         .collect();
-    let run = RunFlags { full_refresh: previous["args"]["full_refresh"].as_bool().unwrap_or(false), fail_fast: false };
+    let run = RunFlags { full_refresh: previous["args"]["full_refresh"].as_bool().unwrap_or(false), ..RunFlags::default() };
     drop(probe);
     let inv = match load(common, Some(&run)) {
         Ok(i) => i,
@@ -187,6 +189,12 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
         full_refresh: run.full_refresh,
         compile_only: which == "compile",
         tests_gate_children: which == "build",
+        ingest: crate::ingest::node::IngestRunOptions {
+            // Paths on the command line are relative to where rdbt runs.
+            record_dir: run.record_ingest.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            replay_dir: run.replay_ingest.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            project_root: inv.config.root.root.clone(),
+        },
     };
     let started = Instant::now();
     let runnable = plan.iter().filter(|id| inv.manifest.nodes.get(*id).is_some_and(|n| !n.is_ephemeral())).count();

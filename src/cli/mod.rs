@@ -74,11 +74,17 @@ pub struct RunFlags {
     /// Stop at the first failure.
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
+    /// Ingest nodes save every HTTP response under DIR/<ingest name>/.
+    #[arg(long, value_name = "DIR")]
+    pub record_ingest: Option<std::path::PathBuf>,
+    /// Ingest nodes replay responses recorded under DIR/<ingest name>/ (no network).
+    #[arg(long, value_name = "DIR")]
+    pub replay_ingest: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Seeds, models, snapshots and tests, in DAG order.
+    /// Ingest loads, seeds, models, snapshots and tests, in DAG order.
     Build {
         #[command(flatten)]
         sel: Selection,
@@ -101,6 +107,13 @@ pub enum Command {
     },
     /// Load seed CSVs.
     Seed {
+        #[command(flatten)]
+        sel: Selection,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Run ingest loads (REST API → the tables of the sources they feed).
+    Ingest {
         #[command(flatten)]
         sel: Selection,
         #[command(flatten)]

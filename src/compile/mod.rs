@@ -311,6 +311,15 @@ impl Compiler {
         Ok(CompiledNode { unique_id: "inline".into(), compiled_sql: inject_ctes(&sql, &extra_ctes), extra_ctes, pre_hooks: vec![], post_hooks: vec![], config: Default::default() })
     }
 
+    /// Renders a string written in YAML (an ingest declaration's values)
+    /// in `package`'s context; errors point into `file` near `offset`.
+    pub fn render_text(&self, package: &str, text: &str, file: &std::path::Path, offset: usize, conn: Option<SharedConnection>) -> Result<String, Diagnostic> {
+        let mut ctx = NodeCtx::new(self.globals.clone(), self.jinja.macros.clone(), Phase::Execute, package);
+        ctx.conn = conn;
+        let ctx = Arc::new(ctx);
+        self.jinja.render("ingest declaration", text, &ctx).map_err(|e| jinja::render_error_to_diagnostic(&e, &self.jinja.macros, file, offset, "jinja"))
+    }
+
     /// Renders `on-run-start`/`on-run-end` hooks.
     pub fn render_project_hook(&self, hook: &str, extra: Vec<(String, Value)>, conn: Option<SharedConnection>) -> Result<String, Diagnostic> {
         let mut ctx = NodeCtx::new(self.globals.clone(), self.jinja.macros.clone(), Phase::Execute, &self.config.root.name);

@@ -111,6 +111,7 @@ pub(crate) fn add_source(m: &mut Manifest, source_name: &str, table: &str) {
             span: None,
             fqn: vec!["p".into(), source_name.into(), table.into()],
             relation_name: format!("\"db\".\"{source_name}\".\"{table}\""),
+            loaded_by: vec![],
         },
     );
 }

@@ -29,6 +29,9 @@ pub mod load;
 pub mod normalize;
 pub mod schema;
 
+pub mod node;
+pub mod synthetic;
+
 /// One page of records of one resource, as fetched (records are the items
 /// the resource's `data_selector` picked out of the response body).
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The name is a readable slug of the path and query plus the first 16 hex
-//! digits of SHA-256 over method, scrubbed URL and body hash. Secrets never
+//! digits of SHA-256 over method, scrubbed path and query (not the host, so
+//! a recording replays under another base URL) and body hash. Secrets never
 //! reach the files: the URL is scrubbed (auth query params masked), the
 //! request body is only hashed after scrubbing, auth headers are not part of
 //! the key, and secret strings in response bodies, as well as the values of
@@ -47,16 +48,17 @@ impl Key {
     }
 
     pub fn file_name(&self) -> String {
+        // Path and query after the host: a recording made against one
+        // server (a local fake, staging) replays under another base URL.
+        let after_scheme = self.url.split_once("://").map_or(self.url.as_str(), |(_, r)| r);
+        let tail = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
         let mut h = Sha256::new();
         h.update(self.method.as_bytes());
         h.update(b"\n");
-        h.update(self.url.as_bytes());
+        h.update(tail.as_bytes());
         h.update(b"\n");
         h.update(self.body_sha256.as_deref().unwrap_or("").as_bytes());
         let digest = hex(&h.finalize());
-        // Path and query after the host, as a readable slug.
-        let after_scheme = self.url.split_once("://").map_or(self.url.as_str(), |(_, r)| r);
-        let tail = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
         let mut slug = String::new();
         for c in tail.chars() {
             if c.is_ascii_alphanumeric() || c == '-' {

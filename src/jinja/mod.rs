@@ -615,11 +615,25 @@ fn return_fn(state: &mut State<'_, '_>, value: Option<Value>) -> Result<Value, E
     Err(Error::new(ErrorKind::InvalidOperation, "return() outside of a macro"))
 }
 
+thread_local! {
+    static SECRETS_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with `DBT_ENV_SECRET_*` allowed in `env_var()` on this thread:
+/// for declarations whose rendered values never reach output or artifacts
+/// (an ingest node's credentials, rendered when it runs).
+pub fn with_secrets_allowed<T>(f: impl FnOnce() -> T) -> T {
+    let before = SECRETS_ALLOWED.with(|a| a.replace(true));
+    let out = f();
+    SECRETS_ALLOWED.with(|a| a.set(before));
+    out
+}
+
 /// `env_var(name, default)` in models, macros and dbt_project.yml: secret
 /// variables (`DBT_ENV_SECRET_*`) are refused there, as in dbt, so that they
 /// cannot end up in compiled SQL or artifacts.
 pub fn env_var_fn(name: String, default: Option<Value>) -> Result<Value, Error> {
-    if name.starts_with(crate::diag::SECRET_ENV_PREFIX) {
+    if name.starts_with(crate::diag::SECRET_ENV_PREFIX) && !SECRETS_ALLOWED.with(|a| a.get()) {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("Secret env vars are allowed only in profiles.yml or packages.yml. Found '{name}' referenced here."),

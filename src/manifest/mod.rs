@@ -23,6 +23,8 @@ pub enum ResourceType {
     Doc,
     Exposure,
     Group,
+    /// A declarative REST API load that feeds a source (rdbt's own kind).
+    Ingest,
 }
 
 impl ResourceType {
@@ -39,6 +41,7 @@ impl ResourceType {
             ResourceType::Doc => "doc",
             ResourceType::Exposure => "exposure",
             ResourceType::Group => "group",
+            ResourceType::Ingest => "ingest",
         }
     }
     pub fn parse(s: &str) -> Option<ResourceType> {
@@ -54,6 +57,7 @@ impl ResourceType {
             "doc" => ResourceType::Doc,
             "exposure" => ResourceType::Exposure,
             "group" => ResourceType::Group,
+            "ingest" => ResourceType::Ingest,
             _ => return None,
         })
     }
@@ -349,6 +353,10 @@ pub struct SourceDefinition {
     pub span: Option<Span>,
     pub fqn: Vec<String>,
     pub relation_name: String,
+    /// The ingest node that loads this table (its `source:` names this
+    /// source): the source's parent in the DAG. Not part of dbt's JSON.
+    #[serde(skip)]
+    pub loaded_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -448,6 +456,8 @@ impl Manifest {
             &n.depends_on.nodes
         } else if let Some(e) = self.exposures.get(unique_id) {
             &e.depends_on.nodes
+        } else if let Some(s) = self.sources.get(unique_id) {
+            &s.loaded_by
         } else {
             &[]
         }

@@ -97,8 +97,9 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
             None => {}
         }
     }
-    // 4. Sources, generic tests, exposures, groups from YAML.
+    // 4. Sources, ingest loads, generic tests, exposures, groups from YAML.
     p.sources();
+    p.ingests();
     p.generic_tests();
     p.exposures_and_groups();
     p.patch_macros();
@@ -500,8 +501,83 @@ impl NodeParser<'_> {
                     span: Some(s.span),
                     fqn,
                     relation_name,
+                    loaded_by: vec![],
                 },
             );
+        }
+    }
+
+    /// One node per `ingest:` entry; every table of the source it feeds
+    /// depends on it, so `source()` readers run after the load.
+    fn ingests(&mut self) {
+        for d in &self.props.ingests {
+            let uid = format!("{}.{}.{}", ResourceType::Ingest.as_str(), d.package, d.name);
+            if self.manifest.nodes.contains_key(&uid) {
+                self.diags.push(Diagnostic::error("duplicate-ingest", format!("ingest '{}' is defined twice", d.name)).at(&d.file, d.span));
+                continue;
+            }
+            let fed: Vec<&mut SourceDefinition> =
+                self.manifest.sources.values_mut().filter(|s| s.package_name == d.package && s.source_name == d.source).collect();
+            let Some((database, schema)) = fed.first().map(|s| (s.database.clone(), s.schema.clone())) else {
+                self.diags.push(
+                    Diagnostic::error("ingest-source", format!("ingest '{}' feeds source '{}', which is not defined (declare it under `sources:` with its tables)", d.name, d.source))
+                        .at(&d.file, d.span),
+                );
+                continue;
+            };
+            let enabled = NodeConfig(d.config.clone()).enabled();
+            if enabled {
+                for s in fed {
+                    s.loaded_by.push(uid.clone());
+                }
+            }
+            let dirs: Vec<&str> = d.resource_path.split('/').collect();
+            let mut fqn = vec![d.package.clone()];
+            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+            fqn.push(d.name.clone());
+            let mut cfg = Map::new();
+            cfg.insert("materialized".into(), Value::from("ingest"));
+            crate::config::tree::merge(&mut cfg, &d.config);
+            let config = NodeConfig(cfg);
+            let node = Node {
+                unique_id: uid.clone(),
+                resource_type: ResourceType::Ingest,
+                package_name: d.package.clone(),
+                name: d.name.clone(),
+                path: d.resource_path.clone(),
+                original_file_path: d.original_file_path.clone(),
+                file: d.file.clone(),
+                span: Some(d.span),
+                fqn,
+                raw_code: serde_yaml::to_string(&d.entry).unwrap_or_default(),
+                language: "yaml".into(),
+                checksum: sha256_hex(&d.entry.to_string()),
+                tags: config.tags(),
+                unrendered_config: d.config.clone(),
+                config,
+                database,
+                schema,
+                alias: d.name.clone(),
+                description: d.description.clone(),
+                ..Node::default()
+            };
+            if enabled {
+                // Rendered here only to report a wrong declaration or a
+                // missing env var before anything runs; the node keeps the
+                // unrendered text and renders it again when it runs.
+                let ctx = self.parse_ctx(&d.package);
+                let offset = d.span.start;
+                let rendered = crate::ingest::node::render_strings(&d.entry, &mut |text| {
+                    self.env.render(&uid, text, &ctx).map_err(|e| jinja::render_error_to_diagnostic(&e, &self.env.macros, &d.file, offset, "jinja"))
+                });
+                match rendered.and_then(|v| crate::ingest::node::spec_of(&node, &v)) {
+                    Ok((_, warnings)) => self.diags.0.extend(warnings),
+                    Err(e) => self.diags.push(e),
+                }
+                self.manifest.nodes.insert(uid, node);
+            } else {
+                self.manifest.disabled.entry(uid).or_default().push(node);
+            }
         }
     }
 

@@ -97,6 +97,24 @@ pub struct GroupDecl {
     pub original_file_path: String,
 }
 
+/// An `ingest:` entry: a REST API load that feeds the source it names.
+/// `entry` is the declaration as written (Jinja unrendered): it is rendered
+/// when the node runs, so secrets from `env_var()` never reach the manifest.
+#[derive(Debug, Clone)]
+pub struct IngestDecl {
+    pub package: String,
+    pub name: String,
+    /// The dbt source (`sources:` name) whose tables this load writes.
+    pub source: String,
+    pub file: PathBuf,
+    pub span: Span,
+    pub resource_path: String,
+    pub original_file_path: String,
+    pub description: String,
+    pub config: Map<String, Value>,
+    pub entry: Value,
+}
+
 /// A `macros:` entry: documentation for a macro.
 #[derive(Debug, Clone)]
 pub struct MacroPatch {
@@ -117,6 +135,7 @@ pub struct Properties {
     pub tests: Vec<TestDecl>,
     pub exposures: Vec<ExposureDecl>,
     pub groups: Vec<GroupDecl>,
+    pub ingests: Vec<IngestDecl>,
 }
 
 impl Properties {
@@ -130,7 +149,7 @@ impl Properties {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "version", "models", "seeds", "snapshots", "analyses", "sources", "macros", "exposures", "groups", "metrics",
-    "semantic_models", "saved_queries", "unit_tests", "data_tests",
+    "semantic_models", "saved_queries", "unit_tests", "data_tests", "ingest",
 ];
 
 fn s(v: Option<&Value>) -> Option<String> {
@@ -316,6 +335,9 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
                 });
             }
         }
+        if let Some(list) = doc.get("ingest") {
+            collect_ingests(&fc, &mut props, list, diags);
+        }
         if let Some(list) = doc.get("groups").and_then(Value::as_array) {
             for g in list {
                 let Some(name) = s(g.get("name")) else { continue };
@@ -324,6 +346,43 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
         }
     }
     props
+}
+
+fn collect_ingests(fc: &FileCtx<'_>, props: &mut Properties, list: &Value, diags: &mut Diagnostics) {
+    let f = fc.f;
+    let key_span = Span::find(&f.text, "ingest:", 0).unwrap_or(Span::new(0, 0));
+    let Some(list) = list.as_array() else {
+        diags.push(Diagnostic::error("yaml-shape", "`ingest:` must be a list of loads").at(&f.path, key_span));
+        return;
+    };
+    let mut cursor = key_span.start;
+    for entry in list {
+        let Some(name) = s(entry.get("name")) else {
+            diags.push(Diagnostic::error("yaml-shape", "an entry under `ingest:` has no `name`").at(&f.path, Span::new(cursor, cursor)));
+            continue;
+        };
+        let span = fc.span_of("name", &name, cursor);
+        cursor = span.end;
+        let Some(source) = s(entry.get("source")) else {
+            diags.push(
+                Diagnostic::error("ingest-source", format!("ingest '{name}' has no `source:`: name the source (under `sources:`) whose tables it loads"))
+                    .at(&f.path, span),
+            );
+            continue;
+        };
+        props.ingests.push(IngestDecl {
+            package: f.package.clone(),
+            name,
+            source,
+            file: f.path.clone(),
+            span,
+            resource_path: f.resource_path.clone(),
+            original_file_path: f.original_file_path.clone(),
+            description: s(entry.get("description")).unwrap_or_default(),
+            config: obj(entry.get("config")),
+            entry: entry.clone(),
+        });
+    }
 }
 
 fn add_patch(fc: &FileCtx<'_>, props: &mut Properties, kind: ResourceType, name: &str, entry: &Value, span: Span, diags: &mut Diagnostics) {

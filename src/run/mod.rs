@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub compile_only: bool,
     /// `build`: children wait for their parents' tests.
     pub tests_gate_children: bool,
+    /// `--record-ingest` / `--replay-ingest`, and the project directory.
+    pub ingest: crate::ingest::node::IngestRunOptions,
 }
 
 /// Everything a worker needs.
@@ -80,8 +82,11 @@ fn plan_dependencies(manifest: &Manifest, plan: &[String], tests_gate_children: 
             if !seen.insert(p) {
                 continue;
             }
+            // Ephemeral models are not run and sources are not nodes: look
+            // through both (a source's parent is the ingest that loads it).
             match manifest.nodes.get(p) {
                 Some(n) if n.is_ephemeral() => stack.extend(n.depends_on.nodes.iter().map(String::as_str)),
+                None if manifest.sources.contains_key(p) => stack.extend(manifest.depends_on(p).iter().map(String::as_str)),
                 _ if in_plan.contains(p) => {
                     out.push(p.to_string());
                     let is_test = manifest.nodes.get(id.as_str()).is_some_and(|n| n.resource_type == ResourceType::Test);
@@ -272,6 +277,68 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     results
 }
 
+/// An ingest node: render its declaration, fetch and load (nothing becomes
+/// visible unless the whole load commits). `compile` only validates it.
+fn run_ingest(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Done {
+    use crate::ingest::node as ingest;
+    let started = Instant::now();
+    let t0 = Utc::now();
+    let offset = node.span.map_or(0, |s| s.start);
+    let spec = ingest::declaration(node)
+        .and_then(|decl| ingest::render_strings(&decl, &mut |text| rt.compiler.render_text(&node.package_name, text, &node.file, offset, Some(conn.clone()))))
+        .and_then(|rendered| ingest::spec_of(node, &rendered));
+    let t1 = Utc::now();
+    let mut timing = vec![TimingInfo { name: "compile".into(), started_at: t0, completed_at: t1 }];
+    let result = |status: RunStatus, message: Option<String>, resp: Map<String, Value>, timing: Vec<TimingInfo>| Done {
+        result: RunResult {
+            unique_id: node.unique_id.clone(),
+            status,
+            timing,
+            thread_id: thread_id.to_string(),
+            execution_time: started.elapsed().as_secs_f64(),
+            adapter_response: resp,
+            message,
+            failures: None,
+            compiled_code: None,
+            relation_name: None,
+        },
+        compiled: None,
+        info: None,
+    };
+    let spec = match spec {
+        Ok((spec, _warnings)) => spec,
+        Err(d) => {
+            rt.output.diagnostic(&d);
+            return result(RunStatus::Error, Some(d.message), Map::new(), timing);
+        }
+    };
+    if opts.compile_only {
+        return result(RunStatus::Compiled, None, Map::new(), timing);
+    }
+    let outcome = match conn.lock() {
+        Ok(mut c) => ingest::run(c.as_mut(), &spec, &node.database, &node.schema, &opts.ingest),
+        Err(_) => Err(Diagnostic::error("ingest", "connection lock poisoned")),
+    };
+    timing.push(TimingInfo { name: "execute".into(), started_at: t1, completed_at: Utc::now() });
+    match outcome {
+        Ok(o) => {
+            let mut resp = Map::new();
+            resp.insert("_message".into(), Value::from(format!("INSERT {}", o.rows())));
+            resp.insert("code".into(), Value::from("INSERT"));
+            resp.insert("rows_affected".into(), Value::from(o.rows()));
+            resp.insert("load_id".into(), Value::from(o.summary.load_id.clone()));
+            resp.insert("requests".into(), Value::from(o.requests));
+            let tables: Map<String, Value> = o.summary.tables.iter().map(|t| (t.table.clone(), Value::from(t.rows))).collect();
+            resp.insert("tables".into(), Value::Object(tables));
+            result(RunStatus::Success, Some(o.message()), resp, timing)
+        }
+        Err(d) => {
+            rt.output.diagnostic(&d);
+            result(RunStatus::Error, Some(crate::diag::scrub_secrets(&d.message).into_owned()), Map::new(), timing)
+        }
+    }
+}
+
 fn skip_result(id: &str, deps: &[String], results: &[RunResult]) -> RunResult {
     let cause = deps.iter().find(|d| results.iter().any(|r| &r.unique_id == *d && !matches!(r.status, RunStatus::Success | RunStatus::Pass | RunStatus::Warn)));
     RunResult {
@@ -310,6 +377,9 @@ fn failed(id: &str, thread: &str, message: String) -> Done {
 fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions, _total: usize) -> Done {
     let _ = task.index;
     let node = &rt.manifest.nodes[&task.unique_id];
+    if node.resource_type == ResourceType::Ingest {
+        return run_ingest(rt, node, conn, thread_id, opts);
+    }
     let started = Instant::now();
     let compile_start = Utc::now();
     let relation = Compiler::relation_of(node);

@@ -110,7 +110,7 @@ impl Output {
             (RunStatus::Fail, _) => (format!("FAIL {} {}", r.failures.unwrap_or(0), node.name), format!("[FAIL {} in {t}]", r.failures.unwrap_or(0))),
             (RunStatus::Warn, _) => (format!("WARN {} {}", r.failures.unwrap_or(0), node.name), format!("[WARN {} in {t}]", r.failures.unwrap_or(0))),
             (RunStatus::Compiled, _) => (format!("OK compiled {}", describe(node)), format!("[OK in {t}]")),
-            (RunStatus::Success, ResourceType::Seed) => {
+            (RunStatus::Success, ResourceType::Seed | ResourceType::Ingest) => {
                 let msg = r.adapter_response.get("_message").and_then(|v| v.as_str()).unwrap_or("OK").to_string();
                 (format!("OK loaded {}", describe(node)), format!("[{msg} in {t}]"))
             }

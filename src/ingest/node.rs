@@ -1,0 +1,163 @@
+//! An ingest node in the DAG: the declaration written under `ingest:` in a
+//! properties file, rendered (Jinja, `env_var()`), fetched page by page and
+//! loaded into the schema of the source it feeds, with the cursor state
+//! committed in the same transaction as the rows.
+//!
+//! The declaration is kept unrendered in the manifest (`raw_code`) and is
+//! rendered again when the node runs, so credentials never reach
+//! `target/`. Parsing renders it once too, only to report a wrong
+//! declaration or a missing env var before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::fetch::{self, FetchOptions, RunError};
+use super::load::{self, LoadSummary, Loader};
+use super::spec::{IngestSpec, SpecError, parse_spec};
+use crate::adapter::Connection;
+use crate::diag::{Diagnostic, Span};
+use crate::manifest::Node;
+
+/// Renders every string of `value` that holds Jinja with `render`. A
+/// rendered `true`/`false` becomes a boolean and an empty result or `None`
+/// becomes null, so `replay_dir: "{{ 'x' if target.name == 'dev' }}"` can
+/// switch an option off.
+/// Secret env vars (`DBT_ENV_SECRET_*`) are allowed here: credentials are
+/// what a declaration needs them for, and the rendered values are never
+/// printed or written out.
+pub fn render_strings(value: &Value, render: &mut dyn FnMut(&str) -> Result<String, Diagnostic>) -> Result<Value, Diagnostic> {
+    crate::jinja::with_secrets_allowed(|| render_strings_inner(value, render))
+}
+
+fn render_strings_inner(value: &Value, render: &mut dyn FnMut(&str) -> Result<String, Diagnostic>) -> Result<Value, Diagnostic> {
+    Ok(match value {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            let out = render(s)?;
+            match out.trim() {
+                "" | "None" | "none" => Value::Null,
+                "true" | "True" => Value::Bool(true),
+                "false" | "False" => Value::Bool(false),
+                _ => Value::String(out),
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| render_strings_inner(v, render)).collect::<Result<_, _>>()?),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(k.clone(), render_strings_inner(v, render)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+/// The declaration of `node` (its YAML entry, unrendered).
+pub fn declaration(node: &Node) -> Result<Value, Diagnostic> {
+    serde_yaml::from_str::<serde_yaml::Value>(&node.raw_code)
+        .map(crate::config::yaml::to_json)
+        .map_err(|e| Diagnostic::error("ingest-spec", format!("ingest '{}': cannot read its declaration: {e}", node.name)).at(&node.file, node.span.unwrap_or(Span::new(0, 0))))
+}
+
+/// Parses a rendered declaration; a wrong value is reported at its key in
+/// the YAML file, unknown keys as warnings.
+pub fn spec_of(node: &Node, rendered: &Value) -> Result<(IngestSpec, Vec<Diagnostic>), Diagnostic> {
+    let at = |e: &SpecError, warning: bool| {
+        let msg = format!("ingest '{}': {}: {}", node.name, e.path, e.message);
+        let d = if warning { Diagnostic::warning("ingest-spec", msg) } else { Diagnostic::error("ingest-spec", msg) };
+        d.at(&node.file, span_of_path(&node.file, node.span, &e.path))
+    };
+    match parse_spec(rendered) {
+        Ok((spec, warnings)) => Ok((spec, warnings.iter().map(|w| at(w, true)).collect())),
+        Err(e) => Err(at(&e, false)),
+    }
+}
+
+/// Where `path` (`resources[1].endpoint.paginator.type`) is written: the
+/// last key of the path found after the entry's start, else the entry.
+fn span_of_path(file: &Path, entry: Option<Span>, path: &str) -> Span {
+    let start = entry.map_or(0, |s| s.start);
+    let fallback = entry.unwrap_or(Span::new(0, 0));
+    let Ok(text) = std::fs::read_to_string(file) else { return fallback };
+    let mut from = start.min(text.len());
+    // Walk the keys in order so that `endpoint.path` of the second
+    // resource is found after `resources`, not in the first one.
+    let mut found = None;
+    for part in path.split('.') {
+        let key = part.split('[').next().unwrap_or(part);
+        if key.is_empty() {
+            continue;
+        }
+        if let Some(sp) = Span::find(&text, &format!("{key}:"), from) {
+            from = sp.end;
+            found = Some(Span::new(sp.start, sp.start + key.len()));
+        }
+    }
+    found.unwrap_or(fallback)
+}
+
+/// Run-time switches from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct IngestRunOptions {
+    /// Record every response under `<dir>/<ingest name>/`.
+    pub record_dir: Option<PathBuf>,
+    /// Replay responses from `<dir>/<ingest name>/`, no network.
+    pub replay_dir: Option<PathBuf>,
+    /// The project directory, against which relative spec paths resolve.
+    pub project_root: PathBuf,
+}
+
+/// What one ingest node did.
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    pub summary: LoadSummary,
+    pub requests: usize,
+    /// Records fetched per resource.
+    pub records: Vec<(String, usize)>,
+}
+
+impl IngestOutcome {
+    /// `12 requests, 400 records: activities 400, athlete_stats 1`.
+    pub fn message(&self) -> String {
+        let total: usize = self.records.iter().map(|(_, n)| n).sum();
+        let per: Vec<String> = self.records.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        format!("{} requests, {total} records: {}", self.requests, per.join(", "))
+    }
+    pub fn rows(&self) -> u64 {
+        self.summary.tables.iter().map(|t| t.rows).sum()
+    }
+}
+
+/// Fetches and loads `spec` into `database`.`schema` through `conn`:
+/// everything or nothing becomes visible.
+pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema: &str, opts: &IngestRunOptions) -> Result<IngestOutcome, Diagnostic> {
+    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { opts.project_root.join(p) };
+    // The command line wins over the declaration: `--record-ingest` records
+    // even where the declaration replays (that is how recordings are made).
+    let mut spec = spec.clone();
+    let (record_dir, replay_dir) = match (&opts.record_dir, &opts.replay_dir) {
+        (None, None) => (spec.record_dir.as_deref().map(resolve), spec.replay_dir.as_deref().map(resolve)),
+        (record, replay) => (record.as_ref().map(|d| resolve(&d.join(&spec.name))), replay.as_ref().map(|d| resolve(&d.join(&spec.name)))),
+    };
+    (spec.record_dir, spec.replay_dir) = (None, None);
+    let spec = &spec;
+    let fetch_opts = FetchOptions { record_dir, replay_dir, ..FetchOptions::default() };
+    let err = |msg: String| Diagnostic::error("ingest", msg);
+    conn.create_schema(database, schema).map_err(|e| err(format!("ingest '{}': cannot create schema {schema}: {}", spec.name, e.message)))?;
+    let states = load::read_states(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
+    let mut loader = Loader::begin(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
+    let fetched = fetch::run(&spec, &states, &fetch_opts, &mut |resource, page| loader.write_page(&resource.load(), &page).map(|_| ()));
+    let outcome = match fetched {
+        Ok(o) => o,
+        Err(e) => {
+            loader.abort();
+            return Err(err(match e {
+                RunError::Fetch(f) => f.to_string(),
+                RunError::Sink(l) => format!("ingest '{}': {l}", spec.name),
+            }));
+        }
+    };
+    let summary = loader.commit(&outcome.states).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
+    Ok(IngestOutcome { summary, requests: outcome.requests, records: outcome.resources.iter().map(|r| (r.resource.clone(), r.records)).collect() })
+}
