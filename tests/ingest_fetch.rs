@@ -622,6 +622,29 @@ fn child_resources_resolve_from_each_parent_record() {
     assert!(pages.iter().all(|p| p.0 == "comments"));
 }
 
+#[test]
+fn resources_placeholder_in_path_and_params() {
+    let server = Server::start(|r| {
+        if r.path == "/users" {
+            return ok(json!([{"id": "u/1", "org": {"slug": "acme"}}, {"id": "u2", "org": {"slug": "beta"}}]));
+        }
+        ok(json!([{"path": r.path, "org": r.q("org")}]))
+    });
+    let s = spec(json!({
+        "name": "x", "client": {"base_url": server.url()},
+        "resources": [
+            {"name": "users"},
+            {"name": "repos", "endpoint": {"path": "users/{resources.users.id}/repos", "params": {"org": "{resources.users.org.slug}"}}}
+        ]
+    }));
+    let (pages, _) = fetch_all(&s, &[], &fast()).unwrap();
+    assert_eq!(
+        records_of(&pages, "repos"),
+        vec![json!({"path": "/users/u%2F1/repos", "org": "acme"}), json!({"path": "/users/u2/repos", "org": "beta"})],
+        "path values are percent-encoded"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Incremental
 
