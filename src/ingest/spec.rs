@@ -1391,6 +1391,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let src = include_str!("spec.rs");
+        let yaml: String = src
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```yaml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")))
+            .collect();
+        let v: Value = serde_yaml::from_str(&yaml).unwrap();
+        let (s, warnings) = parse_spec(&v[0]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.resources.len(), 2);
+        assert_eq!(s.resource("laps").unwrap().parent(), Some("activities"));
+        assert_eq!(s.client.retry.max_attempts, 5);
+    }
+
+    #[test]
     fn unknown_keys_warn() {
         let mut v = base();
         v["client"]["paginatr"] = json!("x");
