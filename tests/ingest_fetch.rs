@@ -296,6 +296,10 @@ fn page_number_maximum_page() {
     let s = spec(one_resource(&server.url(), Value::Null, json!({"type": "page_number", "base_page": 1, "maximum_page": 3}), json!({"path": "x"})));
     let (pages, _) = fetch_all(&s, &[], &fast()).unwrap();
     assert_eq!(records_of(&pages, "items"), vec![json!({"page": 1}), json!({"page": 2}), json!({"page": 3})]);
+    // The caller's page limit (a dev sample) stops earlier.
+    let (pages, out) = fetch_all(&s, &[], &FetchOptions { max_pages: Some(2), ..fast() }).unwrap();
+    assert_eq!(records_of(&pages, "items"), vec![json!({"page": 1}), json!({"page": 2})]);
+    assert_eq!(out.requests, 2);
 }
 
 #[test]
