@@ -296,6 +296,10 @@ fn page_number_maximum_page() {
     let s = spec(one_resource(&server.url(), Value::Null, json!({"type": "page_number", "base_page": 1, "maximum_page": 3}), json!({"path": "x"})));
     let (pages, _) = fetch_all(&s, &[], &fast()).unwrap();
     assert_eq!(records_of(&pages, "items"), vec![json!({"page": 1}), json!({"page": 2}), json!({"page": 3})]);
+    // The caller's page limit (a dev sample) stops earlier.
+    let (pages, out) = fetch_all(&s, &[], &FetchOptions { max_pages: Some(2), ..fast() }).unwrap();
+    assert_eq!(records_of(&pages, "items"), vec![json!({"page": 1}), json!({"page": 2})]);
+    assert_eq!(out.requests, 2);
 }
 
 #[test]
@@ -620,6 +624,29 @@ fn child_resources_resolve_from_each_parent_record() {
     s2.resources[0].selected = false;
     let (pages, _) = fetch_all(&s2, &[], &fast()).unwrap();
     assert!(pages.iter().all(|p| p.0 == "comments"));
+}
+
+#[test]
+fn resources_placeholder_in_path_and_params() {
+    let server = Server::start(|r| {
+        if r.path == "/users" {
+            return ok(json!([{"id": "u/1", "org": {"slug": "acme"}}, {"id": "u2", "org": {"slug": "beta"}}]));
+        }
+        ok(json!([{"path": r.path, "org": r.q("org")}]))
+    });
+    let s = spec(json!({
+        "name": "x", "client": {"base_url": server.url()},
+        "resources": [
+            {"name": "users"},
+            {"name": "repos", "endpoint": {"path": "users/{resources.users.id}/repos", "params": {"org": "{resources.users.org.slug}"}}}
+        ]
+    }));
+    let (pages, _) = fetch_all(&s, &[], &fast()).unwrap();
+    assert_eq!(
+        records_of(&pages, "repos"),
+        vec![json!({"path": "/users/u%2F1/repos", "org": "acme"}), json!({"path": "/users/u2/repos", "org": "beta"})],
+        "path values are percent-encoded"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -61,7 +61,7 @@ impl Auth {
                 (vec![("Authorization".into(), format!("Basic {}", base64(format!("{username}:{password}").as_bytes())))], vec![])
             }
             AuthSpec::OAuth2ClientCredentials { .. } | AuthSpec::OAuth2RefreshToken { .. } => {
-                let valid = matches!(&self.token, Some((_, exp)) if exp.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e));
+                let valid = matches!(&self.token, Some((_, exp)) if exp.is_none_or(|e| Instant::now() < e));
                 if !valid {
                     self.fetch_token(t)?;
                 }
@@ -130,7 +130,11 @@ impl Auth {
             .get("expires_in")
             .and_then(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
             .or_else(|| v.get("expires_at").and_then(Value::as_i64).map(|at| at - now_epoch));
-        let expiry = expires_in.map(|s| Instant::now() + Duration::from_secs(s.max(0) as u64));
+        // Renew a minute early, or halfway through a token shorter than two minutes.
+        let expiry = expires_in.map(|s| {
+            let life = Duration::from_secs(s.max(0) as u64);
+            Instant::now() + life - EXPIRY_MARGIN.min(life / 2)
+        });
         self.token = Some((access, expiry));
         Ok(())
     }

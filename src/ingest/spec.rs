@@ -46,7 +46,7 @@
 //!       write_disposition: {disposition: merge, strategy: delete-insert}
 //!       endpoint:
 //!         path: activities/{activity_id}/laps
-//!         params:
+//!         params:                     # or path: activities/{resources.activities.id}/laps
 //!           activity_id: {type: resolve, resource: activities, field: id}
 //!         response_actions:
 //!           - {status_code: 404, action: ignore}
@@ -954,6 +954,10 @@ impl Parser {
                         _ => return Err(kp.key("type").err("a mapping param needs `type: resolve` (or `type: incremental`)")),
                     }
                 }
+                Value::String(t) if t.trim().starts_with("{resources.") && t.trim().ends_with('}') => {
+                    let inner = &t.trim()[1..t.trim().len() - 1];
+                    resources_placeholder(inner).map_err(|e| kp.err(e))?
+                }
                 Value::Array(_) => return Err(kp.err("a param must be a scalar or `{type: resolve, ...}`")),
                 other => ParamSpec::Value(other.clone()),
             };
@@ -1010,10 +1014,18 @@ impl Parser {
             Some(v) => choice(v, &p.key("method"), &[("get", Method::Get), ("post", Method::Post)])?,
             None => Method::Get,
         };
-        let params = match get(m, "params") {
+        let mut params = match get(m, "params") {
             Some(v) => self.params(v, &p.key("params"))?,
             None => vec![],
         };
+        // dlt's newer `{resources.<parent>.<field>}` in the path: a resolve
+        // param named after the placeholder itself.
+        for ph in placeholders(&path) {
+            if ph.starts_with("resources.") && !params.iter().any(|(k, _)| k == ph) {
+                let ps = resources_placeholder(ph).map_err(|e| p.key("path").err(e))?;
+                params.push((ph.to_string(), ps));
+            }
+        }
         // dlt's `params: {since: {type: incremental, cursor_path, initial_value}}`.
         let mut incremental = None;
         if let Some(Value::Object(pm)) = get(m, "params") {
@@ -1170,6 +1182,17 @@ fn schema_contract(v: &Value, p: &P) -> Result<SchemaContract, SpecError> {
             let mode = choice(other, p, &modes)?;
             Ok(SchemaContract { tables: mode, columns: mode, data_type: mode })
         }
+    }
+}
+
+/// `resources.<parent>.<field path>` as a resolve param.
+fn resources_placeholder(ph: &str) -> Result<ParamSpec, String> {
+    let rest = ph.strip_prefix("resources.").unwrap_or(ph);
+    match rest.split_once('.') {
+        Some((resource, field)) if !resource.is_empty() && !field.is_empty() => {
+            Ok(ParamSpec::Resolve { resource: resource.to_string(), field: JsonPath::parse(field)? })
+        }
+        _ => Err(format!("`{{{ph}}}` should be `{{resources.<parent resource>.<field>}}`")),
     }
 }
 
@@ -1346,6 +1369,43 @@ mod tests {
         let mut v = base();
         v["resources"][0]["write_disposition"] = json!("merge");
         assert_eq!(IngestSpec::from_value(&v).unwrap_err().path, "resources[0].write_disposition");
+    }
+
+    #[test]
+    fn resources_placeholders_become_resolve_params() {
+        let mut v = base();
+        v["resources"] = json!([{"name": "posts"}, {"name": "comments", "endpoint": {"path": "posts/{resources.posts.id}/comments",
+            "params": {"author": "{resources.posts.author.name}"}}}]);
+        let s = IngestSpec::from_value(&v).unwrap();
+        let c = &s.resources[1];
+        assert_eq!(c.parent(), Some("posts"));
+        assert_eq!(
+            c.endpoint.params,
+            vec![
+                ("author".into(), ParamSpec::Resolve { resource: "posts".into(), field: JsonPath::parse("author.name").unwrap() }),
+                ("resources.posts.id".into(), ParamSpec::Resolve { resource: "posts".into(), field: JsonPath::parse("id").unwrap() }),
+            ]
+        );
+        v["resources"][1]["endpoint"]["path"] = json!("x/{resources.posts}");
+        assert_eq!(IngestSpec::from_value(&v).unwrap_err().path, "resources[1].endpoint.path");
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let src = include_str!("spec.rs");
+        let yaml: String = src
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```yaml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")))
+            .collect();
+        let v: Value = serde_yaml::from_str(&yaml).unwrap();
+        let (s, warnings) = parse_spec(&v[0]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.resources.len(), 2);
+        assert_eq!(s.resource("laps").unwrap().parent(), Some("activities"));
+        assert_eq!(s.client.retry.max_attempts, 5);
     }
 
     #[test]
