@@ -18,6 +18,8 @@ use crate::manifest::*;
 
 pub mod properties;
 pub mod test_names;
+#[cfg(test)]
+mod snapshot_tests;
 
 /// The result of parsing: the manifest, the Jinja environment holding every
 /// macro, and warnings.
