@@ -63,7 +63,7 @@ def normalise(dump):
     return dump
 
 
-def phases(dbt_bin, project):
+def phases():
     def var(n):
         return ["--vars", "{phase: %d}" % n]
 
@@ -81,9 +81,9 @@ def main():
     outputs = []
     with tempfile.TemporaryDirectory(prefix="rdbt-golden-") as tmp:
         project = Path(tmp) / "snapshots"
-        jaffle.copy_fixture.__globals__["FIXTURE"] = FIXTURE
-        jaffle.copy_fixture(project)
-        for n, commands in phases(args.dbt, project):
+        ignore = shutil.ignore_patterns("target", "logs", "golden", "*.duckdb", "*.duckdb.wal")
+        shutil.copytree(FIXTURE, project, ignore=ignore)
+        for n, commands in phases():
             for c in commands:
                 jaffle.dbt(args.dbt, project, *c)
             dump = normalise(jaffle.dump_relations(project / DB_FILE))
