@@ -1045,7 +1045,8 @@ impl NodeParser<'_> {
             let mut node = self.new_node(&f, ResourceType::Snapshot, &p.name);
             node.path = format!("{}/{}.sql", p.resource_path, p.name);
             node.raw_code = format!("select * from {{{{ {relation} }}}}");
-            node.checksum = sha256_hex(&node.raw_code);
+            // dbt: the checksum of the YAML file that defines it.
+            node.checksum = file_checksum(&text);
             node.span = Some(p.span);
             let rec = match parse_render_snapshot(self.env, self.globals, &p.package, &node, &node.raw_code, 0) {
                 Ok(rec) => rec,

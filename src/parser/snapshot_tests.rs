@@ -80,7 +80,8 @@ fn blocks_in_one_file_with_config_levels() {
 
 #[test]
 fn yaml_defined_snapshot() {
-    let m = parse(&[(
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = parse_in(&dir, &[(
         "snapshots/s.yml",
         "version: 2\nsnapshots:\n  - name: y\n    relation: ref('m')\n    config:\n      unique_key: id\n      strategy: timestamp\n      updated_at: u\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
     )])
@@ -90,6 +91,7 @@ fn yaml_defined_snapshot() {
     assert_eq!(y.depends_on.nodes, vec!["model.p.m"]);
     assert_eq!(y.path, "s.yml/y.sql");
     assert_eq!(y.original_file_path, "snapshots/s.yml");
+    assert_eq!(y.checksum, super::file_checksum(&std::fs::read_to_string(dir.path().join("snapshots/s.yml")).expect("read")));
     let test = m.nodes.values().find(|n| n.resource_type == ResourceType::Test).expect("test on the snapshot");
     assert_eq!(test.depends_on.nodes, vec!["snapshot.p.y"]);
     assert_eq!(test.attached_node.as_deref(), Some("snapshot.p.y"));
