@@ -161,3 +161,27 @@ fn check_without_check_cols_and_bad_hard_deletes() {
         "snapshots/bad.sql:2:64",
     );
 }
+
+/// A snapshot failing in the database is an error result (exit 1) and
+/// leaves its table as it was; the model downstream is skipped in `build`.
+#[test]
+fn runtime_error_is_reported_and_skips_children() {
+    let p = copy_fixture("snapshots");
+    p.rdbt_expect(&["build"], 0);
+    let before = normalise(p.dump(DB));
+    // customers_ts now fails at execution (a failing cast on every row).
+    let sql = std::fs::read_to_string(p.path("snapshots/customers.sql")).expect("read");
+    p.write("snapshots/customers.sql", &sql.replace("select * from {{ ref('stg_customers') }}", "select *, cast(name as integer) as broken from {{ ref('stg_customers') }}"));
+    let out = p.rdbt_expect(&["build", "--vars", "{phase: 2}"], 1);
+    let text = out.all_output();
+    assert!(text.contains("ERROR snapshotting snapshots.customers_ts"), "{text}");
+    assert!(text.contains("Conversion Error"), "{text}");
+    let rr = read_json(&p.path("target/run_results.json"));
+    let status = |id: &str| rr["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == id).map(|r| r["status"].clone());
+    assert_eq!(status("snapshot.snaps.customers_ts"), Some("error".into()));
+    assert_eq!(status("model.snaps.current_customers"), Some("skipped".into()));
+    assert_eq!(status("snapshot.snaps.customers_check"), Some("success".into()));
+    let after = normalise(p.dump(DB));
+    let ts = |d: &Value| common::relation(d, "snapshots.customers_ts").clone();
+    assert_eq!(ts(&after), ts(&before), "a failed snapshot must not change its table");
+}
