@@ -19,6 +19,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Test { sel, run } => run_nodes(common, &sel, &run, "test"),
         Command::Seed { sel, run } => run_nodes(common, &sel, &run, "seed"),
         Command::Ingest { sel, run } => run_nodes(common, &sel, &run, "ingest"),
+        Command::Snapshot { sel, fail_fast } => run_nodes(common, &sel, &RunFlags { fail_fast, ..RunFlags::default() }, "snapshot"),
         Command::Compile { sel, inline } => match inline {
             Some(sql) => show_or_compile_inline(common, &sql, None),
             None => run_nodes(common, &sel, &RunFlags::default(), "compile"),
@@ -63,6 +64,7 @@ fn resource_types(which: &str) -> Vec<ResourceType> {
         "run" => vec![Model],
         "test" => vec![Test],
         "seed" => vec![Seed],
+        "snapshot" => vec![Snapshot],
         "compile" => vec![Model, Test, Analysis, Snapshot],
         _ => vec![],
     }
@@ -146,7 +148,7 @@ fn retry(common: &Common) -> i32 {
         Err(e) => return fail(&probe, Diagnostic::error("retry", format!("no previous run to retry: {}: {e}", path.display()))),
     };
     let which = previous["args"]["which"].as_str().unwrap_or("build").to_string();
-    if !matches!(which.as_str(), "build" | "run" | "test" | "seed" | "ingest" | "compile") {
+    if !matches!(which.as_str(), "build" | "run" | "test" | "seed" | "ingest" | "snapshot" | "compile") {
         return fail(&probe, Diagnostic::error("retry", format!("cannot retry a previous `{which}`")));
     }
     let redo: std::collections::BTreeSet<String> = previous["results"]

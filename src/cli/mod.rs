@@ -119,6 +119,14 @@ pub enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Run snapshots (type-2 history tables).
+    Snapshot {
+        #[command(flatten)]
+        sel: Selection,
+        /// Stop at the first failure.
+        #[arg(short = 'x', long)]
+        fail_fast: bool,
+    },
     /// Render SQL into target/compiled without running it.
     Compile {
         #[command(flatten)]

@@ -1,5 +1,5 @@
 //! Materializations written once against `adapter::Connection`: view, table,
-//! incremental, seed, test. No dialect `if`s here.
+//! incremental, seed, snapshot, test. No dialect `if`s here.
 //!
 //! Every materialization runs its pre-hooks, its statements and its
 //! post-hooks inside one transaction (as dbt does with hooks whose
@@ -17,6 +17,7 @@ mod incremental;
 mod infer;
 mod model;
 pub mod seed;
+pub mod snapshot;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -70,6 +71,7 @@ pub fn materialize(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> R
     match req.node.resource_type {
         ResourceType::Seed => seed::seed(conn, req),
         ResourceType::Test => data_test::test(conn, req),
+        ResourceType::Snapshot => snapshot::snapshot(conn, req),
         ResourceType::Model => match req.node.config.materialized() {
             "view" => model::view(conn, req),
             "table" => model::table(conn, req),

@@ -18,6 +18,8 @@ use crate::manifest::*;
 
 pub mod properties;
 pub mod test_names;
+#[cfg(test)]
+mod snapshot_tests;
 
 /// The result of parsing: the manifest, the Jinja environment holding every
 /// macro, and warnings.
@@ -97,6 +99,11 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
             None => {}
         }
     }
+    // Snapshots: `{% snapshot %}` blocks in snapshot-paths, then YAML-defined ones.
+    for f in files.iter().filter(|f| f.kind == FileKind::Snapshot) {
+        p.snapshot_file(f);
+    }
+    p.yaml_snapshots();
     // 4. Sources, ingest loads, generic tests, exposures, groups from YAML.
     p.sources();
     p.ingests();
@@ -449,6 +456,16 @@ impl NodeParser<'_> {
         node.schema = schema;
         node.alias = alias;
         node.database = database;
+        // A snapshot's legacy `target_schema` / `target_database` are used
+        // as they are, not through generate_*_name.
+        if node.resource_type == ResourceType::Snapshot {
+            if let Some(s) = node.config.get_str("target_schema").filter(|s| !s.trim().is_empty()) {
+                node.schema = s.to_string();
+            }
+            if let Some(d) = node.config.get_str("target_database").filter(|d| !d.trim().is_empty()) {
+                node.database = d.to_string();
+            }
+        }
         Ok(())
     }
 
@@ -1025,4 +1042,128 @@ pub fn looks_like_function(s: &str) -> bool {
     ["ref", "source", "var", "env_var", "doc"].iter().any(|f| {
         t.strip_prefix(f).map(|rest| rest.trim_start().starts_with('(') && t.ends_with(')')).unwrap_or(false)
     })
+}
+
+/// Renders a snapshot's SQL with `execute=false`, recording its calls.
+/// `offset` is where `text` starts in `file` (for error positions).
+fn parse_render_snapshot(env: &JinjaEnv, globals: &Arc<Globals>, package: &str, node: &Node, text: &str, offset: usize) -> Result<jinja::Recorded, Diagnostic> {
+    let mut ctx = NodeCtx::new(globals.clone(), env.macros.clone(), Phase::Parse, package);
+    ctx.model = jinja::jv(serde_json::json!({
+        "name": node.name,
+        "unique_id": node.unique_id,
+        "resource_type": "snapshot",
+        "package_name": package,
+        "path": node.path,
+        "original_file_path": node.original_file_path,
+        "config": {},
+        "tags": [],
+        "refs": [],
+        "sources": [],
+    }));
+    let ctx = Arc::new(ctx);
+    env.render(&format!("{package}:{}#{}", node.original_file_path, node.name), text, &ctx)
+        .map_err(|e| jinja::render_error_to_diagnostic(&e, &env.macros, &node.file, offset, "jinja"))?;
+    Ok(ctx.recorded())
+}
+
+impl NodeParser<'_> {
+    /// Every `{% snapshot name %}` block of a file under snapshot-paths.
+    fn snapshot_file(&mut self, f: &SourceFile) {
+        let blocks = match find_blocks(&f.text) {
+            Ok(b) => b,
+            Err(e) => {
+                self.diags.push(Diagnostic::error("jinja-syntax", e.message).at(&f.path, e.span));
+                return;
+            }
+        };
+        for b in blocks {
+            if b.kind != BlockKind::Snapshot {
+                self.diags.push(
+                    Diagnostic::error("snapshot-block", format!("a file in snapshot-paths may only hold {{% snapshot %}} blocks, found {{% {} %}}", b.kind.tag()))
+                        .at(&f.path, Span::new(b.span.start, b.body.start)),
+                );
+                continue;
+            }
+            let tag = Span::new(b.span.start, b.body.start);
+            if b.name.is_empty() {
+                self.diags.push(Diagnostic::error("snapshot-block", "a {% snapshot %} block needs a name: {% snapshot my_snapshot %}").at(&f.path, tag));
+                continue;
+            }
+            let mut node = self.new_node(f, ResourceType::Snapshot, &b.name);
+            // dbt: a snapshot's fqn includes its file name.
+            let stem_path = f.resource_path.rsplit_once('.').map_or(f.resource_path.as_str(), |(s, _)| s);
+            node.fqn = std::iter::once(f.package.clone()).chain(stem_path.split('/').map(str::to_string)).chain(std::iter::once(b.name.clone())).collect();
+            let body = &f.text[b.body.start..b.body.end];
+            node.raw_code = body.to_string();
+            node.span = Some(b.body);
+            match parse_render_snapshot(self.env, self.globals, &f.package, &node, body, b.body.start) {
+                Ok(rec) => self.snapshot_node(node, rec, &f.text, b.span, tag),
+                Err(d) => self.diags.push(d),
+            }
+        }
+    }
+
+    /// `snapshots:` entries of properties YAML with a `relation:` (dbt >= 1.9).
+    fn yaml_snapshots(&mut self) {
+        let defined: Vec<properties::Patch> =
+            self.props.patches.values().filter(|p| p.kind == ResourceType::Snapshot && p.relation.is_some()).cloned().collect();
+        for p in defined {
+            let relation = p.relation.clone().unwrap_or_default();
+            let text = std::fs::read_to_string(&p.file).unwrap_or_default();
+            let f = SourceFile {
+                package: p.package.clone(),
+                kind: FileKind::Properties,
+                path: p.file.clone(),
+                original_file_path: p.original_file_path.clone(),
+                resource_path: p.resource_path.clone(),
+                text: String::new(),
+            };
+            let mut node = self.new_node(&f, ResourceType::Snapshot, &p.name);
+            node.path = format!("{}/{}.sql", p.resource_path, p.name);
+            node.raw_code = format!("select * from {{{{ {relation} }}}}");
+            // dbt: the checksum of the YAML file that defines it.
+            node.checksum = file_checksum(&text);
+            node.span = Some(p.span);
+            let rec = match parse_render_snapshot(self.env, self.globals, &p.package, &node, &node.raw_code, 0) {
+                Ok(rec) => rec,
+                Err(mut d) => {
+                    d.span = Some(p.span);
+                    self.diags.push(d);
+                    continue;
+                }
+            };
+            // The entry: from its `name:` to the next entry (or the end).
+            let entry = Span::new(p.span.start, text[p.span.end.min(text.len())..].find("\n  - ").map_or(text.len(), |i| p.span.end + i));
+            self.snapshot_node(node, rec, &text, entry, p.span);
+        }
+    }
+
+    /// Config (project tree, YAML, `config()`), validation, names.
+    fn snapshot_node(&mut self, mut node: Node, rec: jinja::Recorded, text: &str, block: Span, tag: Span) {
+        node.refs = rec.refs;
+        node.sources = rec.sources;
+        node.depends_on.macros = rec.macros.into_iter().collect();
+        let mut cfg = self.project_config(&node.package_name, ResourceType::Snapshot, &node.fqn);
+        let patch = self.props.patch(ResourceType::Snapshot, &node.package_name, &node.name).cloned();
+        let empty = Map::new();
+        node.unrendered_config = unrendered_config(&[&cfg, patch.as_ref().map_or(&empty, |p| &p.config), &rec.config]);
+        if let Some(p) = &patch {
+            crate::config::tree::merge(&mut cfg, &p.config);
+        }
+        crate::config::tree::merge(&mut cfg, &rec.config);
+        cfg.insert("materialized".into(), Value::from("snapshot"));
+        let config = NodeConfig(cfg.clone());
+        if config.enabled() {
+            if let Err(e) = crate::materialize::snapshot::SnapshotSpec::from_config(&config) {
+                // Point at the key when the block names it, else at the block's opening.
+                let inside = &text[block.start.min(text.len())..block.end.min(text.len())];
+                let span = inside.find(e.key).map(|i| Span::new(block.start + i, block.start + i + e.key.len())).unwrap_or(tag);
+                self.diags.push(
+                    Diagnostic::error("snapshot-config", format!("Invalid config for snapshot '{}': {}", node.name, e.message)).at(&node.file, span),
+                );
+                return;
+            }
+        }
+        self.finish_node(node, cfg, patch);
+    }
 }

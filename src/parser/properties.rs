@@ -25,6 +25,10 @@ pub struct Patch {
     pub description: String,
     pub columns: IndexMap<String, ColumnInfo>,
     pub docs_show: bool,
+    /// A YAML-defined snapshot's `relation:` (`ref('m')`, `source('s', 't')`).
+    pub relation: Option<String>,
+    /// The YAML file relative to its resource folder.
+    pub resource_path: String,
 }
 
 #[derive(Debug, Clone)]
@@ -417,6 +421,8 @@ fn add_patch(fc: &FileCtx<'_>, props: &mut Properties, kind: ResourceType, name:
         description: s(entry.get("description")).unwrap_or_default(),
         columns: columns(entry.get("columns")),
         docs_show,
+        relation: if kind == ResourceType::Snapshot { s(entry.get("relation")) } else { None },
+        resource_path: f.resource_path.clone(),
     };
     if matches!(kind, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
         let on = TestOn::Node { name: name.to_string(), version: None };

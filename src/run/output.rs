@@ -105,6 +105,7 @@ impl Output {
             (RunStatus::Skipped, _) => (format!("SKIP relation {}.{}", node.schema, node.alias), "[SKIP]".to_string()),
             (RunStatus::Error, ResourceType::Test) => (format!("ERROR {}", node.name), format!("[ERROR in {t}]")),
             (RunStatus::Error, ResourceType::Seed) => (format!("ERROR loading {}", describe(node)), format!("[ERROR in {t}]")),
+            (RunStatus::Error, ResourceType::Snapshot) => (format!("ERROR snapshotting {}.{}", node.schema, node.alias), format!("[ERROR in {t}]")),
             (RunStatus::Error, _) => (format!("ERROR creating {}", describe(node)), format!("[ERROR in {t}]")),
             (RunStatus::Pass, _) => (format!("PASS {}", node.name), format!("[PASS in {t}]")),
             (RunStatus::Fail, _) => (format!("FAIL {} {}", r.failures.unwrap_or(0), node.name), format!("[FAIL {} in {t}]", r.failures.unwrap_or(0))),
@@ -113,6 +114,10 @@ impl Output {
             (RunStatus::Success, ResourceType::Seed | ResourceType::Ingest) => {
                 let msg = r.adapter_response.get("_message").and_then(|v| v.as_str()).unwrap_or("OK").to_string();
                 (format!("OK loaded {}", describe(node)), format!("[{msg} in {t}]"))
+            }
+            (RunStatus::Success, ResourceType::Snapshot) => {
+                let msg = r.adapter_response.get("_message").and_then(|v| v.as_str()).unwrap_or("OK").to_string();
+                (format!("OK snapshotted {}.{}", node.schema, node.alias), format!("[{msg} in {t}]"))
             }
             (RunStatus::Success, _) => {
                 let msg = r.adapter_response.get("_message").and_then(|v| v.as_str()).unwrap_or("OK").to_string();
