@@ -23,8 +23,7 @@ use serde_json::{Map, Value, json};
 
 /// A project copied to a temporary directory, with where its target/ is.
 struct Copy {
-    _tmp: Option<tempfile::TempDir>,
-    _fixture: Option<common::Project>,
+    _fixture: common::Project,
     dir: PathBuf,
     /// `target-path` relative to the project (`target`, `target/dbt`).
     target_path: &'static str,
@@ -35,22 +34,15 @@ struct Copy {
 impl Copy {
     fn jaffle() -> Copy {
         let p = copy_fixture("jaffle");
-        Copy { dir: p.dir.clone(), _fixture: Some(p), _tmp: None, target_path: "target", golden: "jaffle" }
+        Copy { dir: p.dir.clone(), _fixture: p, target_path: "target", golden: "jaffle" }
     }
 
-    /// The repository's own project (as tests/cli.rs `root_project_builds_offline`).
-    fn root() -> Copy {
-        let tmp = tempfile::Builder::new().prefix("rdbt-artifacts-").tempdir().expect("tempdir");
-        let dir = tmp.path().join("activities");
-        let root = repo_root();
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in ["dbt_project.yml", "profiles.yml"] {
-            std::fs::copy(root.join(f), dir.join(f)).unwrap();
-        }
-        for d in ["models", "seeds", "macros", "tests/dbt"] {
-            copy_dir(&root.join(d), &dir.join(d));
-        }
-        Copy { dir, _tmp: Some(tmp), _fixture: None, target_path: "target/dbt", golden: "activities" }
+    /// tests/fixtures/activities: the seed-based activities pipeline (the
+    /// repository's root project before it ingested from an API, which
+    /// dbt-core cannot run).
+    fn activities() -> Copy {
+        let p = copy_fixture("activities");
+        Copy { dir: p.dir.clone(), _fixture: p, target_path: "target/dbt", golden: "activities" }
     }
 
     fn run(&self, args: &[&str]) {
@@ -77,24 +69,6 @@ impl Copy {
         let g = read_json(&path);
         assert_eq!(g["format"], FORMAT, "{}: unexpected format", path.display());
         g[section].clone()
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        let name_s = name.to_string_lossy();
-        if name_s.ends_with(".duckdb") || name_s.ends_with(".duckdb.wal") {
-            continue;
-        }
-        let to = dst.join(&name);
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
     }
 }
 
@@ -593,13 +567,13 @@ fn jaffle_parse_manifest() {
 }
 
 #[test]
-fn root_project_build_artifacts() {
-    check_build(&Copy::root());
+fn activities_build_artifacts() {
+    check_build(&Copy::activities());
 }
 
 #[test]
-fn root_project_parse_manifest() {
-    check_parse(&Copy::root());
+fn activities_parse_manifest() {
+    check_parse(&Copy::activities());
 }
 
 #[test]

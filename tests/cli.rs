@@ -72,7 +72,7 @@ fn root_project_builds_offline() {
     assert_eq!(manifest["parent_map"]["source.activities.strava.activities"], serde_json::json!(["ingest.activities.strava"]));
     // The declaration is kept unrendered: credentials are rendered only when the node runs.
     let raw_code = manifest["nodes"]["ingest.activities.strava"]["raw_code"].as_str().unwrap();
-    assert!(raw_code.contains("env_var('DBT_ENV_SECRET_STRAVA_CLIENT_SECRET')"), "{raw_code}");
+    assert!(raw_code.contains("{{ env_var(") && raw_code.contains("DBT_ENV_SECRET_STRAVA_CLIENT_SECRET"), "{raw_code}");
 
     // A second offline build replays the incremental request (nothing
     // newer than the last activity): the same 400 activities, merged.

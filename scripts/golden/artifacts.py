@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate the dbt-core artifact shapes of the test projects.
 
-For each project -- `jaffle` (tests/fixtures/jaffle) and `activities` (the
-repository's root project: dbt_project.yml, profiles.yml, models/, seeds/,
-macros/, tests/dbt/) -- runs dbt-core (with dbt-duckdb) on two fresh
+For each project -- `jaffle` (tests/fixtures/jaffle) and `activities`
+(tests/fixtures/activities, the seed-based version of the repository's root
+project, which itself ingests from an API that dbt-core cannot run) -- runs dbt-core (with dbt-duckdb) on two fresh
 temporary copies:
 
     dbt parse     -> "parse": shape of manifest.json
@@ -143,18 +143,14 @@ def copy_jaffle(dst):
     shutil.copytree(ROOT / "tests" / "fixtures" / "jaffle", dst, ignore=IGNORE)
 
 
-def copy_root_project(dst):
-    dst.mkdir(parents=True)
-    for f in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(ROOT / f, dst / f)
-    for d in ("models", "seeds", "macros", "tests/dbt"):
-        shutil.copytree(ROOT / d, dst / d, ignore=IGNORE)
+def copy_activities(dst):
+    shutil.copytree(ROOT / "tests" / "fixtures" / "activities", dst, ignore=IGNORE)
 
 
 # name -> (copy function, target path inside the project)
 PROJECTS = {
     "jaffle": (copy_jaffle, "target"),
-    "activities": (copy_root_project, "target/dbt"),
+    "activities": (copy_activities, "target/dbt"),
 }
 
 
