@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -34,12 +34,14 @@ pub struct Dataset {
     pub start: DateTime<Utc>,
     /// Activities are spread evenly over this many days.
     pub span_days: i64,
+    /// Fault injection: activity-list requests after this many answer 503.
+    pub fail_after_activity_pages: Option<usize>,
 }
 
 impl Default for Dataset {
     fn default() -> Dataset {
         let start = NaiveDate::from_ymd_opt(2025, 1, 6).and_then(|d| d.and_hms_opt(6, 30, 0)).map(|t| t.and_utc()).unwrap_or_default();
-        Dataset { activities: 400, start, span_days: 364 }
+        Dataset { activities: 400, start, span_days: 364, fail_after_activity_pages: None }
     }
 }
 
@@ -285,15 +287,15 @@ impl Server {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let data = Arc::new(data);
+        let state = Arc::new(State { data, activity_pages: AtomicUsize::new(0) });
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let data = data.clone();
-                std::thread::spawn(move || serve_connection(conn, &data));
+                let state = state.clone();
+                std::thread::spawn(move || serve_connection(conn, &state));
             }
         });
         Ok(Server { addr, stop, thread: Some(thread) })
@@ -313,6 +315,12 @@ impl Drop for Server {
             let _ = t.join();
         }
     }
+}
+
+struct State {
+    data: Dataset,
+    /// Activity-list requests answered so far (for fault injection).
+    activity_pages: AtomicUsize,
 }
 
 struct Request {
@@ -394,13 +402,13 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(Request { method, path: path.to_string(), query: parse_pairs(query), headers, body })
 }
 
-fn serve_connection(conn: TcpStream, data: &Dataset) {
+fn serve_connection(conn: TcpStream, state: &State) {
     let Ok(write_half) = conn.try_clone() else { return };
     let mut writer = std::io::BufWriter::new(write_half);
     let mut reader = BufReader::new(conn);
     while let Some(req) = read_request(&mut reader) {
         let close = req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let (status, body) = route(&req, data);
+        let (status, body) = route(&req, state);
         let body = body.to_string();
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
@@ -413,7 +421,8 @@ fn serve_connection(conn: TcpStream, data: &Dataset) {
     }
 }
 
-fn route(req: &Request, data: &Dataset) -> (&'static str, Value) {
+fn route(req: &Request, state: &State) -> (&'static str, Value) {
+    let data = &state.data;
     if req.method == "POST" && req.path == "/oauth/token" {
         let form = parse_pairs(&String::from_utf8_lossy(&req.body));
         let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -433,6 +442,10 @@ fn route(req: &Request, data: &Dataset) -> (&'static str, Value) {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/v3/athlete") => ("200 OK", athlete()),
         ("GET", "/api/v3/athlete/activities") => {
+            let n = state.activity_pages.fetch_add(1, Ordering::SeqCst);
+            if data.fail_after_activity_pages.is_some_and(|limit| n >= limit) {
+                return ("503 Service Unavailable", json!({"message": "injected fault"}));
+            }
             let per_page = req.param("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(30).clamp(1, 200);
             let page = req.param("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
             let after = req.param("after").and_then(|v| v.parse::<i64>().ok());
