@@ -145,9 +145,10 @@ fn local_and_git_packages_install_lock_and_build() {
     let row: (String, String, String, String) = db
         .query_row("select local_value, git_value, inner_value, dispatched from main.uses_packages", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap();
-    assert_eq!(row, ("hello".into(), "v1".into(), "inner feature".into(), "root override".into()));
     let greeting: String = db.query_row("select greeting from main.local_model", [], |r| r.get(0)).unwrap();
-    assert_eq!(greeting, "from_root");
+    let golden_rows = common::read_json(&common::golden_dir("deps").join("relations.json"));
+    assert_eq!(serde_json::json!([row.0, row.1, row.2, row.3]), golden_rows["uses_packages"][0]);
+    assert_eq!(serde_json::json!([greeting]), golden_rows["local_model"][0]);
     drop(db);
 
     // The branch moves on: the unchanged specs reinstall what the lock pins…
@@ -420,4 +421,29 @@ fn hub_packages_resolve_ranges_across_requirers() {
     out.assert_code(2);
     assert!(out.all_output().contains("acme/nope was not found"), "{}", out.all_output());
     drop(hub);
+}
+
+#[test]
+fn dependencies_yml_and_transitive_local_packages() {
+    let s = setup();
+    let p = &s.project;
+    std::fs::remove_file(p.join("packages.yml")).ok();
+    // dependencies.yml may also list `projects:` (not installed).
+    std::fs::write(p.join("dependencies.yml"), "projects:\n  - name: upstream_project\npackages:\n  - local: ../local_pkg\n").unwrap();
+    // A package's own packages; as in dbt, a local path is relative to the root project.
+    std::fs::write(s.fixture.dir.join("local_pkg/packages.yml"), "packages:\n  - local: ../git_pkg/nested/inner\n").unwrap();
+    let out = rdbt(p, &["deps"], &[]);
+    out.assert_code(0);
+    let lock = read(&p.join("package-lock.yml"));
+    assert_eq!(lock.matches("name: ").count(), 2, "{lock}");
+    assert!(lock.contains("local: ../git_pkg/nested/inner\n    name: inner_pkg"), "{lock}");
+    assert!(p.join("dbt_packages/inner_pkg/macros/inner.sql").is_file());
+    std::fs::write(p.join("models/uses_packages.sql"), "select {{ inner_pkg.inner_hello() }} as v").unwrap();
+    rdbt(p, &["build"], &[]).assert_code(0);
+
+    // Both files listing packages is an error, at the packages.yml key.
+    std::fs::write(p.join("packages.yml"), "packages:\n  - local: ../local_pkg\n").unwrap();
+    let out = rdbt(p, &["deps"], &[]);
+    out.assert_code(2);
+    assert!(out.all_output().contains("packages.yml:1:1"), "{}", out.all_output());
 }

@@ -8,10 +8,12 @@ writes project/packages.yml from packages.yml.tmpl with its file:// URL, runs
 `sha1_hash`, which covers the URL, is the same on every run) and writes
 tests/fixtures/deps/golden/package-lock.yml with the URL replaced by
 __REMOTE__ (the hash is kept: tests/deps.rs recomputes it for that URL) and
-golden/installed.txt (what dbt_packages/ holds).
+golden/installed.txt (what dbt_packages/ holds), then `dbt build` and writes
+golden/relations.json (the rows of the models that use the packages).
 
 Run: python3 scripts/golden/deps.py
 """
+import json
 import os
 import shutil
 import subprocess
@@ -75,6 +77,18 @@ def main() -> int:
         out = FIXTURE / "golden"
         out.mkdir(exist_ok=True)
         (out / "package-lock.yml").write_text(lock)
+        # What dbt builds with those packages: their macros, the root's
+        # dispatch override of a package macro, a package-scoped var.
+        subprocess.run(["dbt", "build", "--profiles-dir", str(project)], cwd=project, env=env, check=True)
+        import duckdb
+        con = duckdb.connect(str(project / "deps.duckdb"), read_only=True)
+        rows = {
+            "uses_packages": [list(r) for r in con.sql("select local_value, git_value, inner_value, dispatched from main.uses_packages").fetchall()],
+            "local_model": [list(r) for r in con.sql("select greeting from main.local_model").fetchall()],
+        }
+        con.close()
+        (FIXTURE / "golden").mkdir(exist_ok=True)
+        (FIXTURE / "golden" / "relations.json").write_text(json.dumps(rows, indent=2) + "\n")
         installed = sorted(p.name + (" -> symlink" if p.is_symlink() else "") for p in (project / "dbt_packages").iterdir())
         (out / "installed.txt").write_text("\n".join(installed) + "\n")
     finally:

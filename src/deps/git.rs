@@ -41,7 +41,9 @@ fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, GitError> {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
         // The URL may carry a token from a secret env var.
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // git's first `fatal:`/`error:` line says it; the rest is advice.
+        let all = String::from_utf8_lossy(&out.stderr);
+        let stderr = all.lines().find(|l| l.starts_with("fatal:") || l.starts_with("error:")).unwrap_or_else(|| all.trim()).trim().to_string();
         Err(GitError::Failed { command: scrub_secrets(&args.join(" ")).into_owned(), stderr: scrub_secrets(&stderr).into_owned() })
     }
 }
