@@ -83,10 +83,12 @@ fn resolve(repo: &Path, revision: &str) -> Result<String, GitError> {
         }
     }
     // A commit that no branch or tag reaches: ask the remote for it.
-    if revision.len() >= 7 && revision.bytes().all(|b| b.is_ascii_hexdigit()) && git(Some(repo), &["fetch", "--quiet", "origin", revision]).is_ok() {
-        if let Some(sha) = verify("FETCH_HEAD") {
-            return Ok(sha);
-        }
+    if revision.len() >= 7
+        && revision.bytes().all(|b| b.is_ascii_hexdigit())
+        && git(Some(repo), &["fetch", "--quiet", "origin", revision]).is_ok()
+        && let Some(sha) = verify("FETCH_HEAD")
+    {
+        return Ok(sha);
     }
     Err(GitError::UnknownRevision(revision.into()))
 }

@@ -109,13 +109,13 @@ pub fn check_installed(config: &Config) -> Result<(), Diagnostics> {
     .in_file(&file)
     .with_span(Span::find(&text, "packages", 0));
     // The lock knows the names; say which are missing.
-    if let Ok(lock_text) = std::fs::read_to_string(dir.join(lock::LOCK_FILE)) {
-        if let Ok(lock) = crate::config::yaml::parse_mapping(&lock_text, &dir.join(lock::LOCK_FILE)) {
-            let have: HashSet<&str> = config.packages.iter().map(|p| p.name.as_str()).collect();
-            let missing: Vec<&str> = lock.get("packages").and_then(Value::as_array).into_iter().flatten().filter_map(|p| p.get("name")?.as_str()).filter(|n| !have.contains(n)).collect();
-            if !missing.is_empty() {
-                d = d.note(format!("not installed: {}", missing.join(", ")));
-            }
+    if let Ok(lock_text) = std::fs::read_to_string(dir.join(lock::LOCK_FILE))
+        && let Ok(lock) = crate::config::yaml::parse_mapping(&lock_text, &dir.join(lock::LOCK_FILE))
+    {
+        let have: HashSet<&str> = config.packages.iter().map(|p| p.name.as_str()).collect();
+        let missing: Vec<&str> = lock.get("packages").and_then(Value::as_array).into_iter().flatten().filter_map(|p| p.get("name")?.as_str()).filter(|n| !have.contains(n)).collect();
+        if !missing.is_empty() {
+            d = d.note(format!("not installed: {}", missing.join(", ")));
         }
     }
     Err(d.into())
@@ -223,12 +223,12 @@ fn resolve(project: &Project, root_specs: &[PackageSpec], fetcher: &mut Fetcher,
                 continue;
             }
             let fetched = fetcher.fetch(&pinned, &requests[&key][0].spec)?;
-            if let (Pinned::Git { sha, .. }, Some(first)) = (&pinned, requests[&key].first()) {
-                if let Source::Git { revision, warn_unpinned: true, url_unrendered, .. } = &first.spec.source {
-                    let rev = revision.as_deref().unwrap_or("HEAD");
-                    if matches!(rev, "HEAD" | "main" | "master") && warned.insert(key.clone()) {
-                        log(format!("Warning: the git package {url_unrendered} follows '{rev}' (now {sha}); pin a tag or commit with `revision:` for repeatable installs, or set `warn-unpinned: false`."));
-                    }
+            if let (Pinned::Git { sha, .. }, Some(first)) = (&pinned, requests[&key].first())
+                && let Source::Git { revision, warn_unpinned: true, url_unrendered, .. } = &first.spec.source
+            {
+                let rev = revision.as_deref().unwrap_or("HEAD");
+                if matches!(rev, "HEAD" | "main" | "master") && warned.insert(key.clone()) {
+                    log(format!("Warning: the git package {url_unrendered} follows '{rev}' (now {sha}); pin a tag or commit with `revision:` for repeatable installs, or set `warn-unpinned: false`."));
                 }
             }
             next.extend(fetched.packages.iter().map(|s| Request { spec: s.clone(), by: fetched.name.clone() }));
@@ -263,10 +263,10 @@ fn pin(reqs: &[Request], fetcher: &mut Fetcher) -> Result<Pinned, Diagnostics> {
         Source::Git { url, url_unrendered, subdirectory, .. } => {
             let mut revisions: Vec<(&str, &Request)> = Vec::new();
             for r in reqs {
-                if let Source::Git { revision: Some(rev), .. } = &r.spec.source {
-                    if !revisions.iter().any(|(x, _)| *x == rev.as_str()) {
-                        revisions.push((rev.as_str(), r));
-                    }
+                if let Source::Git { revision: Some(rev), .. } = &r.spec.source
+                    && !revisions.iter().any(|(x, _)| *x == rev.as_str())
+                {
+                    revisions.push((rev.as_str(), r));
                 }
             }
             if revisions.len() > 1 {
@@ -524,7 +524,7 @@ fn install(entries: &[LockEntry], fetcher: &mut Fetcher, scratch: &Scratch, inst
                 })?;
                 std::fs::rename(&dir, &dest).map_err(|err| io_error(&dest, err))?;
                 log(format!("Installed from version {version}"));
-                let latest = fetcher.installable(&index).into_iter().filter(|v| semver::Version::parse(v).is_some_and(|v| !v.is_prerelease())).next_back();
+                let latest = fetcher.installable(&index).into_iter().rfind(|v| semver::Version::parse(v).is_some_and(|v| !v.is_prerelease()));
                 match latest {
                     Some(l) if semver::Version::parse(&l) > semver::Version::parse(version) => log(format!("Updated version available: {l}")),
                     _ => log("Up to date!".into()),

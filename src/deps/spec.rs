@@ -71,6 +71,9 @@ pub struct PackagesFile {
     pub specs: Vec<PackageSpec>,
 }
 
+/// A packages file: its path, text and parsed top level.
+pub type RawPackages = (PathBuf, String, Map<String, Value>);
+
 /// Reads the packages of the project in `dir`: `dependencies.yml`'s
 /// `packages:` if it has one, else `packages.yml`. `None` when neither file
 /// lists packages.
@@ -82,8 +85,8 @@ pub fn read(dir: &Path, cli_vars: &Map<String, Value>) -> Result<Option<Packages
 
 /// The packages file of `dir`, its text and its parsed top level, with
 /// dbt's rules for having both files.
-pub fn raw_packages(dir: &Path) -> Result<Option<(PathBuf, String, Map<String, Value>)>, Diagnostics> {
-    let load = |name: &str| -> Result<Option<(PathBuf, String, Map<String, Value>)>, Diagnostic> {
+pub fn raw_packages(dir: &Path) -> Result<Option<RawPackages>, Diagnostics> {
+    let load = |name: &str| -> Result<Option<RawPackages>, Diagnostic> {
         let file = dir.join(name);
         match std::fs::read_to_string(&file) {
             Ok(text) => {
@@ -95,13 +98,13 @@ pub fn raw_packages(dir: &Path) -> Result<Option<(PathBuf, String, Map<String, V
     };
     let packages = load(PACKAGES_FILE)?;
     let dependencies = load(DEPENDENCIES_FILE)?;
-    if let Some((file, text, m)) = &packages {
-        if m.contains_key("projects") {
-            return Err(Diagnostic::error("packages", "the `projects` key belongs in dependencies.yml, not packages.yml")
-                .in_file(file)
-                .with_span(Span::find(text, "projects", 0))
-                .into());
-        }
+    if let Some((file, text, m)) = &packages
+        && m.contains_key("projects")
+    {
+        return Err(Diagnostic::error("packages", "the `projects` key belongs in dependencies.yml, not packages.yml")
+            .in_file(file)
+            .with_span(Span::find(text, "projects", 0))
+            .into());
     }
     match (packages, dependencies) {
         (Some((pf, pt, pm)), Some((df, _, dm))) if pm.contains_key("packages") && dm.contains_key("packages") => {
@@ -226,10 +229,10 @@ fn parse_entry(unrendered: &Map<String, Value>, file: &Path, span: Option<Span>,
         [] => return Err(err("not a package: an entry needs one of `local:`, `git:`, `package:` (hub) or `tarball:`".into())),
         many => return Err(err(format!("a package entry has one source, this one has {}", many.join(", ")))),
     };
-    if let Source::Local { path } | Source::Git { url: path, .. } | Source::Tarball { url: path, .. } = &source {
-        if path.is_empty() {
-            return Err(err("the package's location is empty".into()));
-        }
+    if let Source::Local { path } | Source::Git { url: path, .. } | Source::Tarball { url: path, .. } = &source
+        && path.is_empty()
+    {
+        return Err(err("the package's location is empty".into()));
     }
     Ok(PackageSpec { source, rendered, unrendered: unrendered.clone(), file: file.to_path_buf(), span })
 }
