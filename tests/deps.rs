@@ -447,3 +447,22 @@ fn dependencies_yml_and_transitive_local_packages() {
     out.assert_code(2);
     assert!(out.all_output().contains("packages.yml:1:1"), "{}", out.all_output());
 }
+
+#[test]
+fn lock_of_dbt_1_7_without_names_is_reused() {
+    let s = setup();
+    let p = &s.project;
+    let specs = "packages:\n  - local: ../local_pkg\n";
+    std::fs::write(p.join("packages.yml"), specs).unwrap();
+    let file = p.join("packages.yml");
+    let raw = rdbt::config::yaml::parse_mapping(specs, &file).unwrap();
+    let hash = rdbt::deps::spec::sha1_hash(&rdbt::deps::spec::parse_list(&raw, specs, &file, &Default::default()).unwrap());
+    // As dbt 1.7 wrote it (dbt-utils' integration_tests still has one).
+    let old = format!("packages:\n- local: ../local_pkg\nsha1_hash: {hash}\n");
+    std::fs::write(p.join("package-lock.yml"), &old).unwrap();
+    let out = rdbt(p, &["deps"], &[]);
+    out.assert_code(0);
+    assert!(!out.all_output().contains("Updating lock file"), "{}", out.all_output());
+    assert_eq!(read(&p.join("package-lock.yml")), old);
+    assert!(p.join("dbt_packages/local_pkg/dbt_project.yml").is_file());
+}

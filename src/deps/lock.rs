@@ -24,7 +24,8 @@ pub enum Pinned {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockEntry {
     pub pinned: Pinned,
-    /// The package's project name: its directory under dbt_packages/.
+    /// The package's project name: its directory under dbt_packages/
+    /// (empty when an older lock does not record it).
     pub name: String,
 }
 
@@ -69,7 +70,8 @@ pub fn read(path: &Path, cli_vars: &Map<String, Value>) -> Result<Option<Lock>, 
             return Err(err(e));
         }
         let s = |k: &str| rendered.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
-        let Some(name) = s("name") else { return Err(err("a package in the lock file has no `name`".into())) };
+        // Locks of dbt 1.7 have no `name`: it is read from the package when installing.
+        let name = s("name").unwrap_or_default();
         let pinned = if let Some(path) = s("local") {
             Pinned::Local { path }
         } else if let Some(url) = s("git") {

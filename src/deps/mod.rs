@@ -483,13 +483,14 @@ fn install(entries: &[LockEntry], fetcher: &mut Fetcher, scratch: &Scratch, inst
     let lock_text = std::fs::read_to_string(lock_path).unwrap_or_default();
     for e in entries {
         // Errors about locked packages point at their entry in the lock.
-        let span = crate::config::yaml::find_entry(&lock_text, "name", &e.name);
+        let span = if e.name.is_empty() { None } else { crate::config::yaml::find_entry(&lock_text, "name", &e.name) };
         let as_spec = PackageSpec { source: source_of(&e.pinned, &e.name), rendered: Map::new(), unrendered: Map::new(), file: lock_path.to_path_buf(), span };
         log(format!("Installing {}", e.display()));
-        let dest = staging.join(&e.name);
-        if e.name.contains(['/', '\\']) || e.name == ".." || e.name == "." || e.name.is_empty() {
-            return Err(as_spec.error("deps", format!("package name '{}' cannot be a directory name", e.name)).into());
+        let name = if e.name.is_empty() { fetcher.fetch(&e.pinned, &as_spec)?.name } else { e.name.clone() };
+        if name.contains(['/', '\\']) || name == ".." || name == "." || name.is_empty() {
+            return Err(as_spec.error("deps", format!("package name '{name}' cannot be a directory name")).into());
         }
+        let dest = staging.join(&name);
         match &e.pinned {
             Pinned::Local { path } => {
                 let src = fetcher.root.join(path);
