@@ -415,6 +415,13 @@ fn hub_packages_resolve_ranges_across_requirers() {
     assert!(read(&p.join("package-lock.yml")).contains("version: 2.0.0"));
     assert!(p.join("dbt_packages/acme_util/dbt_project.yml").is_file());
 
+    // A tarball package: installed under its given name.
+    std::fs::write(p.join("packages.yml"), format!("packages:\n  - tarball: {}tarballs/base-0.1.0.tar.gz\n    name: acme_base\n", hub.url)).unwrap();
+    rdbt(p, &["deps"], &env).assert_code(0);
+    assert_eq!(read(&p.join("package-lock.yml")).lines().nth(1).unwrap(), "  - name: acme_base");
+    assert!(read(&p.join("dbt_packages/acme_base/macros/b.sql")).contains("+0.1.0"));
+    assert!(!p.join("dbt_packages/acme_util").exists());
+
     // A package the hub does not have.
     std::fs::write(p.join("packages.yml"), "packages:\n  - package: acme/nope\n    version: 1.0.0\n").unwrap();
     let out = rdbt(p, &["deps"], &env);
