@@ -5,8 +5,8 @@ and the status of every node after `build`.
 
 The package is not part of this repository: check it out anywhere (e.g. a
 clone of dbt-labs/dbt-utils) and pass its root. The package itself is
-installed into integration_tests/dbt_packages/ as a local package (both tools
-see the same files); other packages it needs can be given with --extra
+listed as a local package of integration_tests and installed by each tool's
+own `deps` (both tools see the same files); other packages it needs can be given with --extra
 NAME=PATH (e.g. dbt_date for dbt_expectations).
 
     scripts/package_compat.py /path/to/dbt-utils
@@ -45,17 +45,14 @@ def copy_package(src: Path, dst: Path):
         (dst / f).unlink(missing_ok=True)
 
 
-def prepare(pkg: Path, name: str, extras, work: Path, install: bool) -> Path:
+def prepare(pkg: Path, name: str, extras, work: Path) -> Path:
     shutil.copytree(pkg / "integration_tests", work, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*", ".python-version"))
     # The package and its dependencies as local packages (copies beside the
-    # project); `install` also puts them in dbt_packages/ directly, for a
-    # tool run without `deps`.
+    # project), installed by `deps`.
     packages = ["packages:"]
     for pkg_name, path in [(name, pkg)] + [(n, Path(p)) for n, p in extras]:
         copy_package(path, work / "_local_packages" / pkg_name)
         packages.append("  - local: _local_packages/" + pkg_name)
-        if install:
-            copy_package(path, work / "dbt_packages" / pkg_name)
     (work / "packages.yml").write_text("\n".join(packages) + "\n")
     for f in ("dependencies.yml", "package-lock.yml"):
         (work / f).unlink(missing_ok=True)
@@ -112,11 +109,10 @@ def main():
     log = open(tmp / "compat.log", "w")
     results = {}
     for tool, exe in (("dbt", args.dbt), ("rdbt", rdbt)):
-        work = prepare(args.package, name, extras, tmp / tool, install=(tool == "rdbt"))
+        work = prepare(args.package, name, extras, tmp / tool)
         (work / "profiles.yml").write_text(PROFILE)
         pd = ["--profiles-dir", str(work), "--target", "duckdb"]
-        if tool == "dbt":
-            run([exe, "deps"] + pd, work, log)
+        run([exe, "deps"] + pd, work, log)
         run([exe, "build"] + pd, work, log)
         st = statuses(work)
         built = compiled(work)

@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod deps;
 pub mod diag;
 pub mod graph;
 pub mod ingest;

@@ -31,6 +31,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Retry => retry(common),
         Command::RunOperation { macro_name, args } => run_operation(common, &macro_name, args.as_deref()),
         Command::Clean => clean(common),
+        Command::Deps { lock, upgrade } => deps(common, lock, upgrade),
     }
 }
 
@@ -580,4 +581,24 @@ fn clean(common: &Common) -> i32 {
     }
     println!("Finished cleaning all paths.");
     EXIT_OK
+}
+
+fn deps(common: &Common, lock_only: bool, upgrade: bool) -> i32 {
+    let flags = common.flags(None);
+    let dir = flags.project_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let cli_vars = match crate::config::parse_cli_vars(flags.vars.as_deref()) {
+        Ok(v) => v,
+        Err(d) => return report(&d.into(), Some(&dir), common.log_format()),
+    };
+    let project = match crate::config::load_project(&dir, &cli_vars) {
+        Ok(p) => p,
+        Err(d) => return report(&d, Some(&dir), common.log_format()),
+    };
+    let opts = crate::deps::Options { lock_only, upgrade, no_version_check: flags.no_version_check };
+    let mut log = |line: String| println!("{}", crate::diag::scrub_secrets(&line));
+    match crate::deps::deps(&project, &cli_vars, &opts, &mut log) {
+        Ok(_) => EXIT_OK,
+        Err(d) => report(&d, Some(&dir), common.log_format()),
+    }
 }

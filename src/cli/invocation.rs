@@ -34,6 +34,7 @@ impl Invocation {
         let started_at = chrono::Utc::now();
         let t0 = Instant::now();
         let config = crate::config::load(flags).map_err(|d| (d, flags.project_dir.clone()))?;
+        crate::deps::check_installed(&config).map_err(|d| (d, Some(config.root.root.clone())))?;
         let root = config.root.root.clone();
         let config = Arc::new(config);
         let output = Arc::new(Output::new(format, Some(root.clone())));

@@ -45,6 +45,9 @@ pub struct Common {
     /// Where artifacts go (default: the project's target-path).
     #[arg(long, global = true)]
     pub target_path: Option<PathBuf>,
+    /// Skip `require-dbt-version` checks (of the project and its packages).
+    #[arg(long, global = true)]
+    pub no_version_check: bool,
     /// `text` or `json`.
     #[arg(long, global = true, default_value = "text")]
     pub log_format: String,
@@ -169,6 +172,15 @@ pub enum Command {
     },
     /// Delete the project's clean-targets.
     Clean,
+    /// Install the packages of packages.yml / dependencies.yml into dbt_packages/.
+    Deps {
+        /// Only resolve the packages and write package-lock.yml.
+        #[arg(long)]
+        lock: bool,
+        /// Resolve again, ignoring package-lock.yml.
+        #[arg(long)]
+        upgrade: bool,
+    },
 }
 
 impl Common {
@@ -183,6 +195,7 @@ impl Common {
             full_refresh: run.is_some_and(|r| r.full_refresh),
             fail_fast: run.is_some_and(|r| r.fail_fast),
             target_path: self.target_path.clone(),
+            no_version_check: self.no_version_check,
         }
     }
     pub fn log_format(&self) -> LogFormat {

@@ -25,6 +25,8 @@ pub struct Flags {
     pub full_refresh: bool,
     pub fail_fast: bool,
     pub target_path: Option<PathBuf>,
+    /// `--no-version-check`: skip `require-dbt-version` checks.
+    pub no_version_check: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +210,7 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
         }
     }
     let mut errors = Diagnostics::default();
-    for p in std::iter::once(&root).chain(packages.iter()) {
+    for p in std::iter::once(&root).chain(packages.iter()).filter(|_| !flags.no_version_check) {
         if let Err(d) = check_required_version(p, crate::artifacts::DBT_VERSION) {
             errors.push(d);
         }
@@ -219,7 +221,7 @@ pub fn load(flags: &Flags) -> Result<Config, Diagnostics> {
     Ok(Config { root, packages, target, cli_vars, flags: flags.clone() })
 }
 
-fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>, Diagnostic> {
+pub fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Value>, Diagnostic> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(Map::new()) };
     match serde_yaml::from_str::<serde_yaml::Value>(text) {
         Ok(v) => match yaml::to_json(v) {
@@ -266,7 +268,7 @@ fn render_config_string_in(s: &str, cli_vars: &Map<String, Value>, secrets_ok: b
 
 /// Renders every string in `v` except under keys that dbt renders later
 /// (hooks, which need a node's context).
-fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>, secrets_ok: bool) {
+pub(crate) fn render_tree(v: &mut Value, cli_vars: &Map<String, Value>, key: &str, errors: &mut Vec<String>, secrets_ok: bool) {
     render_tree_in(v, cli_vars, key, errors, secrets_ok, None)
 }
 
