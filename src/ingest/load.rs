@@ -2,22 +2,33 @@
 //!
 //! # Shape of a load
 //!
-//! [`Loader::begin`] starts a load of one ingest into one dataset schema.
+//! [`Loader::begin`] starts a load of one ingest into one dataset schema
+//! and opens ONE engine transaction that lasts until [`Loader::commit`].
 //! Every [`Loader::write_page`] normalizes its records (names, flattening,
 //! child tables — see [`super::normalize`]), checks them against the known
 //! schema and the resource's schema contract, builds the rows column by
-//! column and appends them to *staging tables* in `<dataset>_staging`
-//! (one per destination table, named `<ingest>__<table>`) through
-//! [`Connection::append_columns`] (DuckDB's Appender). Nothing of a page is
-//! kept in memory once it is staged, so memory stays flat whatever the size
-//! of the resource. [`Loader::commit`] then applies everything in ONE engine
-//! transaction: destination DDL (`CREATE TABLE`, `ALTER TABLE … ADD
-//! COLUMN`), each resource's write disposition, the cursor states, the
-//! schema record and the row in `_rdbt_loads`. Any failure — a contract
-//! violation on page 3, an engine error while committing — rolls that
-//! transaction back and drops the staging tables: the destination tables and
-//! the stored state are exactly as before, so the rerun of the same window
-//! neither loses nor duplicates rows.
+//! column and appends them through [`Connection::append_columns`] (DuckDB's
+//! Appender), creating or widening tables (`CREATE TABLE`, `ALTER TABLE …
+//! ADD COLUMN`) as the page needs:
+//!
+//! - under `append`, straight into the destination tables (no second copy;
+//!   the rows are invisible to other connections until the commit);
+//! - under `replace` and `merge`, into *staging tables* in
+//!   `<dataset>_staging` (one per destination table, named
+//!   `<ingest>__<table>`, with a `_rdbt_seq` column numbering the rows),
+//!   from which the commit applies the disposition with set-based SQL.
+//!
+//! Nothing of a page is kept in Rust once it is written, so memory stays
+//! flat whatever the size of the resource (DuckDB spills large
+//! transaction-local data to the database file; its cache is bounded by its
+//! `memory_limit` setting). [`Loader::commit`] applies the dispositions, the
+//! cursor states, the schema record and the row in `_rdbt_loads`, drops the
+//! staging tables and commits. Any failure — a contract violation on page
+//! 3, an engine error while committing, a dropped `Loader` — rolls the
+//! transaction back: the destination tables and the stored state are
+//! exactly as before, so the rerun of the same window neither loses nor
+//! duplicates rows. Staging tables that a crashed process left behind are
+//! dropped by the next `begin` of the same ingest.
 //!
 //! # Tables and columns
 //!
@@ -91,7 +102,7 @@ use serde_json::Value;
 use super::normalize::{DataType, FlatRow, Normalizer, snake_case};
 use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
 use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
-use crate::adapter::{Column, Connection, Datum, Relation, RelationKind};
+use crate::adapter::{Column, Connection, Datum, Relation};
 
 pub const STATE_TABLE: &str = "_rdbt_ingest_state";
 pub const LOADS_TABLE: &str = "_rdbt_loads";
@@ -214,6 +225,8 @@ struct TableState {
     /// The first `staged_columns` columns exist in the staging table (0 = no staging table yet).
     staged_columns: usize,
     staging_created: bool,
+    /// Rows go straight into the destination table (append), not staging.
+    direct: bool,
     staged_rows: u64,
     system_checked: bool,
     variants: HashMap<(Arc<str>, DataType), Arc<str>>,
@@ -345,6 +358,10 @@ impl<'c> Loader<'c> {
                 conn.drop_relation(&rel, kind).map_err(engine(format!("dropping leftover staging table {rel}")))?;
             }
         }
+        conn.create_schema(database, dataset).map_err(engine(format!("creating schema {dataset}")))?;
+        // Everything from here to `commit` is one transaction: staging
+        // tables, appends, DDL and the disposition all vanish on rollback.
+        conn.begin().map_err(engine("starting the load transaction"))?;
         let now = chrono::Utc::now();
         let load_id = format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros());
         let started_sql = format!("TIMESTAMPTZ {}", lit(&now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()));
@@ -422,7 +439,14 @@ impl<'c> Loader<'c> {
     }
 
     /// The state of a table that exists in the destination, read on first use.
-    fn open_existing(&mut self, name: &Arc<str>, parent: Option<&Arc<str>>, root: &Arc<str>, resource: &str) -> Result<(), LoadError> {
+    fn open_existing(
+        &mut self,
+        name: &Arc<str>,
+        parent: Option<&Arc<str>>,
+        root: &Arc<str>,
+        resource: &str,
+        direct: bool,
+    ) -> Result<(), LoadError> {
         let rel = self.final_rel(name);
         let cols = self.conn.get_columns(&rel).map_err(engine(format!("reading the columns of {rel}")))?;
         let stored = self.stored.get(name.as_ref());
@@ -442,8 +466,10 @@ impl<'c> Loader<'c> {
                 columns,
                 existed: true,
                 target_columns: n,
-                staged_columns: 0,
+                // A direct table's destination columns are its "staged" ones.
+                staged_columns: if direct { n } else { 0 },
                 staging_created: false,
+                direct,
                 staged_rows: 0,
                 system_checked: false,
                 variants: HashMap::new(),
@@ -457,6 +483,7 @@ impl<'c> Loader<'c> {
     pub fn write_page(&mut self, load: &ResourceLoad, page: &Page) -> Result<usize, LoadError> {
         let root = self.register(load)?;
         let scd2 = load.write_disposition == WriteDisposition::Merge(MergeStrategy::Scd2);
+        let direct = load.write_disposition == WriteDisposition::Append;
         let contract = load.schema_contract;
         let mut batches: IndexMap<Arc<str>, Batch<'_>> = IndexMap::new();
         let mut rows: Vec<FlatRow<'_>> = Vec::new();
@@ -492,7 +519,7 @@ impl<'c> Loader<'c> {
                 if !self.tables.contains_key(&row.table) {
                     let parent = row.parent.map(|p| rows[p].table.clone());
                     if self.in_target(&row.table) {
-                        self.open_existing(&row.table, parent.as_ref(), &root, &load.resource)?;
+                        self.open_existing(&row.table, parent.as_ref(), &root, &load.resource, direct)?;
                     } else {
                         match contract.tables {
                             ContractMode::Evolve => {}
@@ -516,6 +543,7 @@ impl<'c> Loader<'c> {
                                 target_columns: 0,
                                 staged_columns: 0,
                                 staging_created: false,
+                                direct,
                                 staged_rows: 0,
                                 system_checked: false,
                                 variants: HashMap::new(),
@@ -660,30 +688,41 @@ impl<'c> Loader<'c> {
         Ok(accepted)
     }
 
-    /// Creates or widens the staging table of `name` and appends `batch`.
+    /// Creates or widens the table the rows of `name` go to (its staging
+    /// table, or the destination table itself under `append`) and appends
+    /// `batch`.
     fn stage(&mut self, name: &Arc<str>, batch: &mut Batch<'_>) -> Result<(), LoadError> {
-        let rel = self.stage_rel(name);
         let Some(table) = self.tables.get(name) else { return Ok(()) };
-        let columns: Vec<Column> = std::iter::once(Column { name: C_SEQ.to_string(), data_type: "BIGINT".into() })
-            .chain(table.columns.list.iter().map(|(n, t)| Column { name: n.to_string(), data_type: t.staging_sql().into() }))
-            .collect();
-        let (created, staged) = (table.staging_created, table.staged_columns);
+        let direct = table.direct;
+        let rel = if direct { self.final_rel(name) } else { self.stage_rel(name) };
+        let mut columns: Vec<Column> = Vec::with_capacity(table.columns.len() + 1);
+        if !direct {
+            columns.push(Column { name: C_SEQ.to_string(), data_type: "BIGINT".into() });
+        }
+        let skip = columns.len();
+        columns.extend(table.columns.list.iter().map(|(n, t)| Column {
+            name: n.to_string(),
+            data_type: if direct { t.sql() } else { t.staging_sql() }.into(),
+        }));
+        let (created, staged) = (table.staging_created || (direct && table.existed), table.staged_columns);
         if !created {
             let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", q(&c.name), c.data_type)).collect();
+            let verb = if direct { "CREATE TABLE" } else { "CREATE OR REPLACE TABLE" };
             self.conn
-                .execute(&format!("CREATE OR REPLACE TABLE {} ({})", rel.render(), defs.join(", ")))
-                .map_err(engine(format!("creating staging table {rel}")))?;
+                .execute(&format!("{verb} {} ({})", rel.render(), defs.join(", ")))
+                .map_err(engine(format!("creating table {rel}")))?;
         } else {
-            for c in &columns[1 + staged..] {
+            for c in &columns[skip + staged..] {
                 self.conn
                     .execute(&format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(&c.name), c.data_type))
-                    .map_err(engine(format!("adding column {} to staging table {rel}", c.name)))?;
+                    .map_err(engine(format!("adding column {} to {rel}", c.name)))?;
             }
         }
-        batch.widen(columns.len() - 1);
-        let values: Vec<Vec<Datum<'_>>> =
-            std::iter::once(std::mem::take(&mut batch.seq)).chain(std::mem::take(&mut batch.cols)).collect();
-        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("staging rows of table {name}")))?;
+        batch.widen(columns.len() - skip);
+        let seq = std::mem::take(&mut batch.seq);
+        let cols = std::mem::take(&mut batch.cols);
+        let values: Vec<Vec<Datum<'_>>> = if direct { cols } else { std::iter::once(seq).chain(cols).collect() };
+        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("writing rows of table {name}")))?;
         if let Some(t) = self.tables.get_mut(name) {
             t.staging_created = true;
             t.staged_columns = t.columns.len();
@@ -692,39 +731,25 @@ impl<'c> Loader<'c> {
         Ok(())
     }
 
-    /// Applies the load in one transaction and records `states` with it.
-    /// On failure nothing visible changes.
+    /// Applies the load and records `states` with it, then commits the
+    /// load's transaction. On failure it is rolled back: nothing visible
+    /// changes.
     pub fn commit(mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
-        let result = self.commit_inner(states);
-        self.drop_staging();
         self.finished = true;
+        let result = match self.apply(states) {
+            Ok(summary) => self.conn.commit().map(|()| summary).map_err(engine("committing the load")),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = self.conn.rollback();
+        }
         result
     }
 
-    /// Discards the load: drops the staging tables, changes nothing else.
+    /// Discards the load (rolls its transaction back).
     pub fn abort(mut self) {
-        self.drop_staging();
         self.finished = true;
-    }
-
-    fn commit_inner(&mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
-        let db = self.database.clone();
-        let ds = self.dataset.clone();
-        self.conn.create_schema(&db, &ds).map_err(engine(format!("creating schema {ds}")))?;
-        self.conn.begin().map_err(engine("starting the load transaction"))?;
-        match self.apply(states) {
-            Ok(summary) => match self.conn.commit() {
-                Ok(()) => Ok(summary),
-                Err(e) => {
-                    let _ = self.conn.rollback();
-                    Err(engine("committing the load")(e))
-                }
-            },
-            Err(e) => {
-                let _ = self.conn.rollback();
-                Err(e)
-            }
-        }
+        let _ = self.conn.rollback();
     }
 
     fn exec(&mut self, sql: &str, context: impl Into<String>) -> Result<(), LoadError> {
@@ -747,6 +772,16 @@ impl<'c> Loader<'c> {
             let (sql, added): (Vec<String>, Vec<NewColumn>) = {
                 let t = &self.tables[name];
                 let rel = self.final_rel(name);
+                if t.direct {
+                    // Created and altered while its pages were written.
+                    let added = t.columns.list.iter().skip(if t.existed { t.target_columns } else { t.columns.len() });
+                    summary.new_columns.extend(added.map(|(n, ty)| NewColumn {
+                        table: name.to_string(),
+                        column: n.to_string(),
+                        data_type: *ty,
+                    }));
+                    continue;
+                }
                 if !t.existed {
                     if !t.staging_created {
                         continue;
@@ -788,6 +823,11 @@ impl<'c> Loader<'c> {
         }
         self.write_states(states)?;
         summary.schema_hash = self.write_schema()?;
+        let staging: Vec<Relation> =
+            self.tables.values().filter(|t| t.staging_created && !t.direct).map(|t| self.stage_rel(&t.name)).collect();
+        for rel in staging {
+            self.exec(&format!("DROP TABLE {}", rel.render()), format!("dropping staging table {rel}"))?;
+        }
         let loads = self.final_rel(LOADS_TABLE);
         let sql = format!(
             "INSERT INTO {} (load_id, ingest_name, status, inserted_at, schema_hash) VALUES ({}, {}, 0, now(), {})",
@@ -851,7 +891,7 @@ impl<'c> Loader<'c> {
 
     /// INSERT INTO final SELECT … FROM staging [WHERE cond].
     fn insert_from_stage(&mut self, table: &str, cond: Option<&str>, overrides: &[(&str, &str)]) -> Result<(), LoadError> {
-        if !self.staged(table) {
+        if !self.staged(table) || self.tables.get(table).is_some_and(|t| t.direct) {
             return Ok(());
         }
         let Some((names, exprs)) = self.select_list(table, overrides) else { return Ok(()) };
@@ -1054,22 +1094,12 @@ impl<'c> Loader<'c> {
         Ok(hash)
     }
 
-    fn drop_staging(&mut self) {
-        let rels: Vec<Relation> =
-            self.tables.values().filter(|t| t.staging_created).map(|t| self.stage_rel(&t.name)).collect();
-        for rel in rels {
-            let _ = self.conn.drop_relation(&rel, RelationKind::Table);
-        }
-        for t in self.tables.values_mut() {
-            t.staging_created = false;
-        }
-    }
 }
 
 impl Drop for Loader<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.drop_staging();
+            let _ = self.conn.rollback();
         }
     }
 }
