@@ -93,13 +93,13 @@
 //!   information schema.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::normalize::{DataType, FlatRow, Normalizer, snake_case};
+use super::normalize::{DataType, FastBuild, FastMap, FlatRow, Normalizer, snake_case};
 use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
 use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
 use crate::adapter::{Column, Connection, Datum, Relation};
@@ -229,7 +229,7 @@ struct TableState {
     direct: bool,
     staged_rows: u64,
     system_checked: bool,
-    variants: HashMap<(Arc<str>, DataType), Arc<str>>,
+    variants: FastMap<(Arc<str>, DataType), Arc<str>>,
 }
 
 /// One page's rows of one table, column-wise: `cols[i]` belongs to the
@@ -282,7 +282,7 @@ pub struct Loader<'c> {
     started_sql: String,
     salt: u128,
     norm: Normalizer,
-    tables: IndexMap<Arc<str>, TableState>,
+    tables: IndexMap<Arc<str>, TableState, FastBuild>,
     /// Lowercased names of the tables in the dataset when the load began.
     existing: HashSet<String>,
     stored: IndexMap<String, TableSchema>,
@@ -384,7 +384,7 @@ impl<'c> Loader<'c> {
             started_sql,
             salt: uuid::Uuid::new_v4().as_u128(),
             norm: Normalizer::new(),
-            tables: IndexMap::new(),
+            tables: IndexMap::default(),
             existing,
             stored,
             stored_hash,
@@ -472,7 +472,7 @@ impl<'c> Loader<'c> {
                 direct,
                 staged_rows: 0,
                 system_checked: false,
-                variants: HashMap::new(),
+                variants: FastMap::default(),
             },
         );
         Ok(())
@@ -485,7 +485,7 @@ impl<'c> Loader<'c> {
         let scd2 = load.write_disposition == WriteDisposition::Merge(MergeStrategy::Scd2);
         let direct = load.write_disposition == WriteDisposition::Append;
         let contract = load.schema_contract;
-        let mut batches: IndexMap<Arc<str>, Batch<'_>> = IndexMap::new();
+        let mut batches: IndexMap<Arc<str>, Batch<'_>, FastBuild> = IndexMap::default();
         let mut rows: Vec<FlatRow<'_>> = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut dropped: Vec<bool> = Vec::new();
@@ -546,7 +546,7 @@ impl<'c> Loader<'c> {
                                 direct,
                                 staged_rows: 0,
                                 system_checked: false,
-                                variants: HashMap::new(),
+                                variants: FastMap::default(),
                             },
                         );
                     }
