@@ -19,6 +19,10 @@ use rdbt::ingest::load::Loader;
 use rdbt::ingest::{Page, ResourceLoad, SchemaContract, WriteDisposition};
 use serde_json::{Map, Value, json};
 
+// The allocator of the `rdbt` binary, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PAGE: usize = 200;
 
 fn activity(i: u64) -> Value {

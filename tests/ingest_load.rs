@@ -409,3 +409,24 @@ fn schema_record_keeps_logical_types() {
     );
     assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava._rdbt_ingest_schema"), vec![vec![json!(1)]]);
 }
+
+#[test]
+fn two_ingests_load_one_dataset_at_the_same_time() {
+    let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open");
+    let mut c1: Box<dyn Connection> = Box::new(a.connection().expect("c1"));
+    let mut c2: Box<dyn Connection> = Box::new(a.connection().expect("c2"));
+    let r1 = resource("runs", WriteDisposition::Append);
+    let r2 = resource("rides", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
+    let mut l1 = Loader::begin(c1.as_mut(), DB, DS, "one").expect("begin 1");
+    let mut l2 = Loader::begin(c2.as_mut(), DB, DS, "two").expect("begin 2");
+    l1.write_page(&r1, &page("runs", 0, json!([{"id": 1, "laps": [1]}]))).expect("p1");
+    l2.write_page(&r2, &page("rides", 0, json!([{"id": 2, "laps": [2]}]))).expect("p2");
+    l1.write_page(&r1, &page("runs", 1, json!([{"id": 3}]))).expect("p3");
+    l2.commit(&[CursorState { resource: "rides".into(), last_value: json!(2) }]).expect("commit 2");
+    l1.commit(&[CursorState { resource: "runs".into(), last_value: json!(3) }]).expect("commit 1");
+    let mut c = a.connection().expect("c");
+    assert_eq!(rows(&mut c, "SELECT list(id ORDER BY id) FROM strava.runs"), vec![vec![json!([1, 3])]]);
+    assert_eq!(rows(&mut c, "SELECT list(id) FROM strava.rides"), vec![vec![json!([2])]]);
+    assert_eq!(rows(&mut c, "SELECT list(ingest_name ORDER BY ingest_name) FROM strava._rdbt_loads"), vec![vec![json!(["one", "two"])]]);
+    assert_eq!(read_states(&mut c, DB, DS, "one").expect("s1"), vec![CursorState { resource: "runs".into(), last_value: json!(3) }]);
+}

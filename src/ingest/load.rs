@@ -66,7 +66,8 @@
 //!   `_rdbt_valid_from` = the load's start time; their child rows are
 //!   inserted unless rows of that root already exist (a record coming back
 //!   to an earlier version shares that version's child rows). Resources with
-//!   no records leave scd2/merge tables untouched.
+//!   no records leave scd2/merge tables untouched. The primary key plays no
+//!   part in scd2 (a version's identity is its content hash).
 //!
 //! # Schema contracts (`ResourceLoad::schema_contract`, dlt's semantics)
 //!
@@ -359,6 +360,10 @@ impl<'c> Loader<'c> {
             }
         }
         conn.create_schema(database, dataset).map_err(engine(format!("creating schema {dataset}")))?;
+        // Outside the load's transaction: two ingests loading into one
+        // dataset at the same time would otherwise both create them and
+        // conflict at commit.
+        create_bookkeeping_tables(conn, database, dataset)?;
         // Everything from here to `commit` is one transaction: staging
         // tables, appends, DDL and the disposition all vanish on rollback.
         conn.begin().map_err(engine("starting the load transaction"))?;
@@ -765,7 +770,6 @@ impl<'c> Loader<'c> {
             discarded_values: self.discarded_values,
             schema_hash: String::new(),
         };
-        self.create_bookkeeping_tables()?;
         // DDL first: DuckDB does not alter a table this transaction already wrote to.
         let names: Vec<Arc<str>> = self.tables.keys().cloned().collect();
         for name in &names {
@@ -838,19 +842,6 @@ impl<'c> Loader<'c> {
         );
         self.exec(&sql, "recording the load")?;
         Ok(summary)
-    }
-
-    fn create_bookkeeping_tables(&mut self) -> Result<(), LoadError> {
-        let ddl = [
-            (STATE_TABLE, "ingest_name VARCHAR, resource VARCHAR, state JSON, load_id VARCHAR, updated_at TIMESTAMP WITH TIME ZONE"),
-            (LOADS_TABLE, "load_id VARCHAR, ingest_name VARCHAR, status BIGINT, inserted_at TIMESTAMP WITH TIME ZONE, schema_hash VARCHAR"),
-            (SCHEMA_TABLE, "ingest_name VARCHAR, version_hash VARCHAR, schema JSON, load_id VARCHAR, inserted_at TIMESTAMP WITH TIME ZONE"),
-        ];
-        for (name, cols) in ddl {
-            let rel = self.final_rel(name);
-            self.exec(&format!("CREATE TABLE IF NOT EXISTS {} ({cols})", rel.render()), format!("creating {rel}"))?;
-        }
-        Ok(())
     }
 
     /// Every table (of this load or stored) whose rows belong to `root`, root first.
@@ -1102,6 +1093,20 @@ impl Drop for Loader<'_> {
             let _ = self.conn.rollback();
         }
     }
+}
+
+fn create_bookkeeping_tables(conn: &mut dyn Connection, database: &str, dataset: &str) -> Result<(), LoadError> {
+    let ddl = [
+        (STATE_TABLE, "ingest_name VARCHAR, resource VARCHAR, state JSON, load_id VARCHAR, updated_at TIMESTAMP WITH TIME ZONE"),
+        (LOADS_TABLE, "load_id VARCHAR, ingest_name VARCHAR, status BIGINT, inserted_at TIMESTAMP WITH TIME ZONE, schema_hash VARCHAR"),
+        (SCHEMA_TABLE, "ingest_name VARCHAR, version_hash VARCHAR, schema JSON, load_id VARCHAR, inserted_at TIMESTAMP WITH TIME ZONE"),
+    ];
+    for (name, cols) in ddl {
+        let rel = Relation::new(database, dataset, name);
+        conn.execute(&format!("CREATE TABLE IF NOT EXISTS {} ({cols})", rel.render()))
+            .map_err(engine(format!("creating {rel}")))?;
+    }
+    Ok(())
 }
 
 /// Where a record came from, for contract errors.
