@@ -216,11 +216,12 @@ fn merge_by_merge_key_replaces_partitions() {
     let mut r = resource("laps", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
     r.merge_key = vec!["activity".into()];
     load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 1}, {"activity": 1, "lap": 2}, {"activity": 2, "lap": 1}])], &[]).expect("1");
-    load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 9}])], &[]).expect("2");
+    load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 9, "at": "2024-01-01T01:00:00+01:00"}])], &[]).expect("2");
     assert_eq!(
-        rows(c.as_mut(), "SELECT activity, lap FROM strava.laps ORDER BY 1, 2"),
-        vec![vec![json!(1), json!(9)], vec![json!(2), json!(1)]]
+        rows(c.as_mut(), "SELECT activity, lap, CAST(\"at\" AS VARCHAR) FROM strava.laps ORDER BY 1, 2"),
+        vec![vec![json!(1), json!(9), json!("2024-01-01 00:00:00+00")], vec![json!(2), json!(1), Value::Null]]
     );
+    assert!(columns(c.as_mut(), "laps").contains(&("at".to_string(), "TIMESTAMP WITH TIME ZONE".to_string())));
 }
 
 #[test]
@@ -291,10 +292,17 @@ fn schema_drift_adds_columns_and_variants() {
         ]
     );
     // Next load: a new column on an existing table is reported.
-    let s = load(c.as_mut(), &r, &[json!([{"id": 5, "amount": "x", "note": "hi"}])], &[]).expect("load 2");
-    assert_eq!(s.new_columns.len(), 1);
-    assert_eq!((s.new_columns[0].table.as_str(), s.new_columns[0].column.as_str()), ("drift", "note"));
-    assert_eq!(rows(c.as_mut(), "SELECT amount__v_text, note FROM strava.drift WHERE id = 5"), vec![vec![json!("x"), json!("hi")]]);
+    // Next load: new columns on an existing table are reported, also when
+    // the table already holds rows of this load.
+    let s = load(c.as_mut(), &r, &[json!([{"id": 5, "amount": "x", "note": "hi"}]), json!([{"id": 6, "seen": "2024-05-01"}])], &[])
+        .expect("load 2");
+    let added: Vec<(&str, &str, &str)> =
+        s.new_columns.iter().map(|c| (c.table.as_str(), c.column.as_str(), c.data_type.name())).collect();
+    assert_eq!(added, vec![("drift", "note", "text"), ("drift", "seen", "date")]);
+    assert_eq!(
+        rows(c.as_mut(), "SELECT id, amount__v_text, note, CAST(seen AS VARCHAR) FROM strava.drift WHERE id >= 5 ORDER BY id"),
+        vec![vec![json!(5), json!("x"), json!("hi"), Value::Null], vec![json!(6), Value::Null, Value::Null, json!("2024-05-01")]]
+    );
 }
 
 #[test]
