@@ -315,9 +315,10 @@ fn contracts_freeze_discard_row_discard_value() {
     frozen.schema_contract = SchemaContract { tables: ContractMode::Evolve, columns: ContractMode::Freeze, data_type: ContractMode::Freeze };
     let e = load(c.as_mut(), &frozen, &[json!([{"id": 2, "n": 2}]), json!([{"id": 3, "n": 3, "new_col": 1.5}])], &[]).expect_err("freeze");
     match &e {
-        LoadError::Contract { table, column, value_type, page, record, .. } => {
-            assert_eq!((table.as_str(), column.as_deref(), *page, *record), ("c", Some("new_col"), 1, 0));
-            assert_eq!(value_type.map(|t| t.name()), Some("double"));
+        LoadError::Contract(v) => {
+            assert_eq!((v.table.as_str(), v.column.as_deref(), v.page, v.record), ("c", Some("new_col"), 1, 0));
+            assert_eq!(v.value_type.map(|t| t.name()), Some("double"));
+            assert_eq!(v.resource, "c");
         }
         other => panic!("{other:?}"),
     }
@@ -362,7 +363,7 @@ fn failure_mid_load_changes_nothing_and_rerun_loads_once() {
         json!([{"id": 4, "n": "four"}]),
     ];
     let e = load(c.as_mut(), &r, &pages, &st(4)).expect_err("page 3 violates");
-    assert!(matches!(&e, LoadError::Contract { page: 2, .. }), "{e:?}");
+    assert!(matches!(&e, LoadError::Contract(v) if v.page == 2 && v.table == "acts"), "{e:?}");
     assert_eq!(rows(c.as_mut(), "SELECT * FROM strava.acts ORDER BY id"), before);
     assert!(!columns(c.as_mut(), "acts").iter().any(|(n, _)| n == "new"));
     assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava.acts__laps"), vec![vec![json!(1)]]);

@@ -138,26 +138,31 @@ impl ContractEntity {
     }
 }
 
+/// A value, column or table refused by a `freeze` schema contract.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ContractViolation {
+    pub message: String,
+    pub resource: String,
+    /// 0-based page index and URL of the page.
+    pub page: usize,
+    pub url: String,
+    /// 0-based record index within the page.
+    pub record: usize,
+    pub table: String,
+    pub column: Option<String>,
+    /// The type of the offending value.
+    pub value_type: Option<DataType>,
+    /// The existing column's type (data_type violations).
+    pub column_type: Option<DataType>,
+    pub entity: ContractEntity,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// A `freeze` contract was violated.
-    #[error("{message}")]
-    Contract {
-        message: String,
-        resource: String,
-        /// 0-based page index and URL of the page.
-        page: usize,
-        url: String,
-        /// 0-based record index within the page.
-        record: usize,
-        table: String,
-        column: Option<String>,
-        /// The type of the offending value.
-        value_type: Option<DataType>,
-        /// The existing column's type (data_type violations).
-        column_type: Option<DataType>,
-        entity: ContractEntity,
-    },
+    #[error(transparent)]
+    Contract(Box<ContractViolation>),
     /// The engine failed; `context` says what the loader was doing.
     #[error("{context}: {message}")]
     Engine { context: String, message: String },
@@ -1137,7 +1142,7 @@ impl Ctx<'_> {
                 column_type.map_or("", DataType::name)
             ),
         };
-        LoadError::Contract {
+        LoadError::Contract(Box::new(ContractViolation {
             message: format!(
                 "schema contract violation: {what} is not allowed ({}: freeze); resource {}, page {} ({}), record {}",
                 entity.name(),
@@ -1155,7 +1160,7 @@ impl Ctx<'_> {
             value_type,
             column_type,
             entity,
-        }
+        }))
     }
 }
 

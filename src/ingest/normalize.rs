@@ -512,7 +512,7 @@ impl Normalizer {
         max: Option<usize>,
         out: &mut Vec<FlatRow<'a>>,
     ) {
-        let nest = max.is_none_or(|m| level + 1 <= m);
+        let nest = max.is_none_or(|m| level < m);
         match v {
             Value::Null => {}
             Value::Object(m) if nest => self.fields(table, &col, m, row, level + 1, max, out),
