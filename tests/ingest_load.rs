@@ -216,11 +216,12 @@ fn merge_by_merge_key_replaces_partitions() {
     let mut r = resource("laps", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
     r.merge_key = vec!["activity".into()];
     load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 1}, {"activity": 1, "lap": 2}, {"activity": 2, "lap": 1}])], &[]).expect("1");
-    load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 9}])], &[]).expect("2");
+    load(c.as_mut(), &r, &[json!([{"activity": 1, "lap": 9, "at": "2024-01-01T01:00:00+01:00"}])], &[]).expect("2");
     assert_eq!(
-        rows(c.as_mut(), "SELECT activity, lap FROM strava.laps ORDER BY 1, 2"),
-        vec![vec![json!(1), json!(9)], vec![json!(2), json!(1)]]
+        rows(c.as_mut(), "SELECT activity, lap, CAST(\"at\" AS VARCHAR) FROM strava.laps ORDER BY 1, 2"),
+        vec![vec![json!(1), json!(9), json!("2024-01-01 00:00:00+00")], vec![json!(2), json!(1), Value::Null]]
     );
+    assert!(columns(c.as_mut(), "laps").contains(&("at".to_string(), "TIMESTAMP WITH TIME ZONE".to_string())));
 }
 
 #[test]
@@ -291,10 +292,17 @@ fn schema_drift_adds_columns_and_variants() {
         ]
     );
     // Next load: a new column on an existing table is reported.
-    let s = load(c.as_mut(), &r, &[json!([{"id": 5, "amount": "x", "note": "hi"}])], &[]).expect("load 2");
-    assert_eq!(s.new_columns.len(), 1);
-    assert_eq!((s.new_columns[0].table.as_str(), s.new_columns[0].column.as_str()), ("drift", "note"));
-    assert_eq!(rows(c.as_mut(), "SELECT amount__v_text, note FROM strava.drift WHERE id = 5"), vec![vec![json!("x"), json!("hi")]]);
+    // Next load: new columns on an existing table are reported, also when
+    // the table already holds rows of this load.
+    let s = load(c.as_mut(), &r, &[json!([{"id": 5, "amount": "x", "note": "hi"}]), json!([{"id": 6, "seen": "2024-05-01"}])], &[])
+        .expect("load 2");
+    let added: Vec<(&str, &str, &str)> =
+        s.new_columns.iter().map(|c| (c.table.as_str(), c.column.as_str(), c.data_type.name())).collect();
+    assert_eq!(added, vec![("drift", "note", "text"), ("drift", "seen", "date")]);
+    assert_eq!(
+        rows(c.as_mut(), "SELECT id, amount__v_text, note, CAST(seen AS VARCHAR) FROM strava.drift WHERE id >= 5 ORDER BY id"),
+        vec![vec![json!(5), json!("x"), json!("hi"), Value::Null], vec![json!(6), Value::Null, Value::Null, json!("2024-05-01")]]
+    );
 }
 
 #[test]
@@ -307,9 +315,10 @@ fn contracts_freeze_discard_row_discard_value() {
     frozen.schema_contract = SchemaContract { tables: ContractMode::Evolve, columns: ContractMode::Freeze, data_type: ContractMode::Freeze };
     let e = load(c.as_mut(), &frozen, &[json!([{"id": 2, "n": 2}]), json!([{"id": 3, "n": 3, "new_col": 1.5}])], &[]).expect_err("freeze");
     match &e {
-        LoadError::Contract { table, column, value_type, page, record, .. } => {
-            assert_eq!((table.as_str(), column.as_deref(), *page, *record), ("c", Some("new_col"), 1, 0));
-            assert_eq!(value_type.map(|t| t.name()), Some("double"));
+        LoadError::Contract(v) => {
+            assert_eq!((v.table.as_str(), v.column.as_deref(), v.page, v.record), ("c", Some("new_col"), 1, 0));
+            assert_eq!(v.value_type.map(|t| t.name()), Some("double"));
+            assert_eq!(v.resource, "c");
         }
         other => panic!("{other:?}"),
     }
@@ -354,7 +363,7 @@ fn failure_mid_load_changes_nothing_and_rerun_loads_once() {
         json!([{"id": 4, "n": "four"}]),
     ];
     let e = load(c.as_mut(), &r, &pages, &st(4)).expect_err("page 3 violates");
-    assert!(matches!(&e, LoadError::Contract { page: 2, .. }), "{e:?}");
+    assert!(matches!(&e, LoadError::Contract(v) if v.page == 2 && v.table == "acts"), "{e:?}");
     assert_eq!(rows(c.as_mut(), "SELECT * FROM strava.acts ORDER BY id"), before);
     assert!(!columns(c.as_mut(), "acts").iter().any(|(n, _)| n == "new"));
     assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava.acts__laps"), vec![vec![json!(1)]]);
@@ -408,4 +417,25 @@ fn schema_record_keeps_logical_types() {
         vec![vec![json!(1), json!("{\"a\":1}")], vec![json!(2), json!("\"plain\"")]]
     );
     assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava._rdbt_ingest_schema"), vec![vec![json!(1)]]);
+}
+
+#[test]
+fn two_ingests_load_one_dataset_at_the_same_time() {
+    let a = DuckDbAdapter::open(":memory:", &[], &Map::new()).expect("open");
+    let mut c1: Box<dyn Connection> = Box::new(a.connection().expect("c1"));
+    let mut c2: Box<dyn Connection> = Box::new(a.connection().expect("c2"));
+    let r1 = resource("runs", WriteDisposition::Append);
+    let r2 = resource("rides", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
+    let mut l1 = Loader::begin(c1.as_mut(), DB, DS, "one").expect("begin 1");
+    let mut l2 = Loader::begin(c2.as_mut(), DB, DS, "two").expect("begin 2");
+    l1.write_page(&r1, &page("runs", 0, json!([{"id": 1, "laps": [1]}]))).expect("p1");
+    l2.write_page(&r2, &page("rides", 0, json!([{"id": 2, "laps": [2]}]))).expect("p2");
+    l1.write_page(&r1, &page("runs", 1, json!([{"id": 3}]))).expect("p3");
+    l2.commit(&[CursorState { resource: "rides".into(), last_value: json!(2) }]).expect("commit 2");
+    l1.commit(&[CursorState { resource: "runs".into(), last_value: json!(3) }]).expect("commit 1");
+    let mut c = a.connection().expect("c");
+    assert_eq!(rows(&mut c, "SELECT list(id ORDER BY id) FROM strava.runs"), vec![vec![json!([1, 3])]]);
+    assert_eq!(rows(&mut c, "SELECT list(id) FROM strava.rides"), vec![vec![json!([2])]]);
+    assert_eq!(rows(&mut c, "SELECT list(ingest_name ORDER BY ingest_name) FROM strava._rdbt_loads"), vec![vec![json!(["one", "two"])]]);
+    assert_eq!(read_states(&mut c, DB, DS, "one").expect("s1"), vec![CursorState { resource: "runs".into(), last_value: json!(3) }]);
 }

@@ -1291,6 +1291,38 @@ mod tests {
     }
 
     #[test]
+    fn append_columns_uses_the_appender_and_casts_text() {
+        let mut c = mem();
+        c.execute("set TimeZone = 'UTC'").expect("tz");
+        c.execute("create schema s; create table s.t (i bigint, d double, b boolean, ts timestamptz, j json, extra varchar)")
+            .expect("create");
+        let cols: Vec<Column> = [("ts", "TIMESTAMPTZ"), ("i", "BIGINT"), ("d", "DOUBLE"), ("b", "BOOLEAN"), ("j", "JSON")]
+            .iter()
+            .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+            .collect();
+        let text = |s: &str| Datum::Text(Cow::Owned(s.to_string()));
+        let values = vec![
+            vec![text("2024-01-02 03:04:05.5+00"), Datum::Null],
+            vec![Datum::Int(7), Datum::Int(-1)],
+            vec![Datum::Double(1.5), Datum::Null],
+            vec![Datum::Bool(true), Datum::Bool(false)],
+            vec![text("{\"a\":1}"), Datum::Null],
+        ];
+        let t = Relation::new("", "s", "t");
+        assert_eq!(c.append_columns(&t, &cols, &values).expect("append"), 2);
+        let r = c.query("select ts, i, d, b, j, extra from s.t order by i").expect("q");
+        assert_eq!(
+            r.rows,
+            vec![
+                vec![Value::Null, json!(-1), Value::Null, json!(false), Value::Null, Value::Null],
+                vec![json!("2024-01-02 03:04:05.5+00"), json!(7), json!(1.5), json!(true), json!("{\"a\":1}"), Value::Null],
+            ]
+        );
+        let e = c.append_columns(&t, &cols[..2], &values[..1]).expect_err("mismatch");
+        assert!(e.message.contains("unequal"), "{}", e.message);
+    }
+
+    #[test]
     fn blank_sql_detection() {
         assert!(is_blank_sql(""));
         assert!(is_blank_sql(" ; -- x\n/* y */ "));

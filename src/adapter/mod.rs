@@ -150,10 +150,12 @@ pub trait Connection: Send {
 
     /// Bulk-appends rows given column by column: `values[i]` holds the
     /// values of `columns[i]`, every column the same length; columns of the
-    /// table not named get NULL. Values already have the column's type
+    /// table not named get NULL. Values have the column's type
     /// (`BIGINT` ← `Int`, `DOUBLE` ← `Double`, `BOOLEAN` ← `Bool`,
     /// `VARCHAR` ← `Text`), so an engine can skip casting (DuckDB's
-    /// Appender). The default goes through `insert_rows`.
+    /// Appender); `Text` going to another type (`TIMESTAMP WITH TIME ZONE`,
+    /// `DATE`, `JSON`) is cast from text as `CAST(text AS type)` would. The
+    /// default goes through `insert_rows`.
     fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<Datum<'_>>]) -> AdapterResult<u64> {
         let nrows = values.first().map_or(0, Vec::len);
         if values.len() != columns.len() || values.iter().any(|c| c.len() != nrows) {

@@ -2,22 +2,33 @@
 //!
 //! # Shape of a load
 //!
-//! [`Loader::begin`] starts a load of one ingest into one dataset schema.
+//! [`Loader::begin`] starts a load of one ingest into one dataset schema
+//! and opens ONE engine transaction that lasts until [`Loader::commit`].
 //! Every [`Loader::write_page`] normalizes its records (names, flattening,
 //! child tables — see [`super::normalize`]), checks them against the known
 //! schema and the resource's schema contract, builds the rows column by
-//! column and appends them to *staging tables* in `<dataset>_staging`
-//! (one per destination table, named `<ingest>__<table>`) through
-//! [`Connection::append_columns`] (DuckDB's Appender). Nothing of a page is
-//! kept in memory once it is staged, so memory stays flat whatever the size
-//! of the resource. [`Loader::commit`] then applies everything in ONE engine
-//! transaction: destination DDL (`CREATE TABLE`, `ALTER TABLE … ADD
-//! COLUMN`), each resource's write disposition, the cursor states, the
-//! schema record and the row in `_rdbt_loads`. Any failure — a contract
-//! violation on page 3, an engine error while committing — rolls that
-//! transaction back and drops the staging tables: the destination tables and
-//! the stored state are exactly as before, so the rerun of the same window
-//! neither loses nor duplicates rows.
+//! column and appends them through [`Connection::append_columns`] (DuckDB's
+//! Appender), creating or widening tables (`CREATE TABLE`, `ALTER TABLE …
+//! ADD COLUMN`) as the page needs:
+//!
+//! - under `append`, straight into the destination tables (no second copy;
+//!   the rows are invisible to other connections until the commit);
+//! - under `replace` and `merge`, into *staging tables* in
+//!   `<dataset>_staging` (one per destination table, named
+//!   `<ingest>__<table>`, with a `_rdbt_seq` column numbering the rows),
+//!   from which the commit applies the disposition with set-based SQL.
+//!
+//! Nothing of a page is kept in Rust once it is written, so memory stays
+//! flat whatever the size of the resource (DuckDB spills large
+//! transaction-local data to the database file; its cache is bounded by its
+//! `memory_limit` setting). [`Loader::commit`] applies the dispositions, the
+//! cursor states, the schema record and the row in `_rdbt_loads`, drops the
+//! staging tables and commits. Any failure — a contract violation on page
+//! 3, an engine error while committing, a dropped `Loader` — rolls the
+//! transaction back: the destination tables and the stored state are
+//! exactly as before, so the rerun of the same window neither loses nor
+//! duplicates rows. Staging tables that a crashed process left behind are
+//! dropped by the next `begin` of the same ingest.
 //!
 //! # Tables and columns
 //!
@@ -55,7 +66,8 @@
 //!   `_rdbt_valid_from` = the load's start time; their child rows are
 //!   inserted unless rows of that root already exist (a record coming back
 //!   to an earlier version shares that version's child rows). Resources with
-//!   no records leave scd2/merge tables untouched.
+//!   no records leave scd2/merge tables untouched. The primary key plays no
+//!   part in scd2 (a version's identity is its content hash).
 //!
 //! # Schema contracts (`ResourceLoad::schema_contract`, dlt's semantics)
 //!
@@ -82,16 +94,16 @@
 //!   information schema.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::normalize::{DataType, FlatRow, Normalizer, snake_case};
+use super::normalize::{DataType, FastBuild, FastMap, FlatRow, Normalizer, snake_case};
 use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
 use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
-use crate::adapter::{Column, Connection, Datum, Relation, RelationKind};
+use crate::adapter::{Column, Connection, Datum, Relation};
 
 pub const STATE_TABLE: &str = "_rdbt_ingest_state";
 pub const LOADS_TABLE: &str = "_rdbt_loads";
@@ -126,26 +138,31 @@ impl ContractEntity {
     }
 }
 
+/// A value, column or table refused by a `freeze` schema contract.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ContractViolation {
+    pub message: String,
+    pub resource: String,
+    /// 0-based page index and URL of the page.
+    pub page: usize,
+    pub url: String,
+    /// 0-based record index within the page.
+    pub record: usize,
+    pub table: String,
+    pub column: Option<String>,
+    /// The type of the offending value.
+    pub value_type: Option<DataType>,
+    /// The existing column's type (data_type violations).
+    pub column_type: Option<DataType>,
+    pub entity: ContractEntity,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// A `freeze` contract was violated.
-    #[error("{message}")]
-    Contract {
-        message: String,
-        resource: String,
-        /// 0-based page index and URL of the page.
-        page: usize,
-        url: String,
-        /// 0-based record index within the page.
-        record: usize,
-        table: String,
-        column: Option<String>,
-        /// The type of the offending value.
-        value_type: Option<DataType>,
-        /// The existing column's type (data_type violations).
-        column_type: Option<DataType>,
-        entity: ContractEntity,
-    },
+    #[error(transparent)]
+    Contract(Box<ContractViolation>),
     /// The engine failed; `context` says what the loader was doing.
     #[error("{context}: {message}")]
     Engine { context: String, message: String },
@@ -214,9 +231,11 @@ struct TableState {
     /// The first `staged_columns` columns exist in the staging table (0 = no staging table yet).
     staged_columns: usize,
     staging_created: bool,
+    /// Rows go straight into the destination table (append), not staging.
+    direct: bool,
     staged_rows: u64,
     system_checked: bool,
-    variants: HashMap<(Arc<str>, DataType), Arc<str>>,
+    variants: FastMap<(Arc<str>, DataType), Arc<str>>,
 }
 
 /// One page's rows of one table, column-wise: `cols[i]` belongs to the
@@ -269,7 +288,7 @@ pub struct Loader<'c> {
     started_sql: String,
     salt: u128,
     norm: Normalizer,
-    tables: IndexMap<Arc<str>, TableState>,
+    tables: IndexMap<Arc<str>, TableState, FastBuild>,
     /// Lowercased names of the tables in the dataset when the load began.
     existing: HashSet<String>,
     stored: IndexMap<String, TableSchema>,
@@ -345,6 +364,14 @@ impl<'c> Loader<'c> {
                 conn.drop_relation(&rel, kind).map_err(engine(format!("dropping leftover staging table {rel}")))?;
             }
         }
+        conn.create_schema(database, dataset).map_err(engine(format!("creating schema {dataset}")))?;
+        // Outside the load's transaction: two ingests loading into one
+        // dataset at the same time would otherwise both create them and
+        // conflict at commit.
+        create_bookkeeping_tables(conn, database, dataset)?;
+        // Everything from here to `commit` is one transaction: staging
+        // tables, appends, DDL and the disposition all vanish on rollback.
+        conn.begin().map_err(engine("starting the load transaction"))?;
         let now = chrono::Utc::now();
         let load_id = format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros());
         let started_sql = format!("TIMESTAMPTZ {}", lit(&now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()));
@@ -367,7 +394,7 @@ impl<'c> Loader<'c> {
             started_sql,
             salt: uuid::Uuid::new_v4().as_u128(),
             norm: Normalizer::new(),
-            tables: IndexMap::new(),
+            tables: IndexMap::default(),
             existing,
             stored,
             stored_hash,
@@ -422,7 +449,14 @@ impl<'c> Loader<'c> {
     }
 
     /// The state of a table that exists in the destination, read on first use.
-    fn open_existing(&mut self, name: &Arc<str>, parent: Option<&Arc<str>>, root: &Arc<str>, resource: &str) -> Result<(), LoadError> {
+    fn open_existing(
+        &mut self,
+        name: &Arc<str>,
+        parent: Option<&Arc<str>>,
+        root: &Arc<str>,
+        resource: &str,
+        direct: bool,
+    ) -> Result<(), LoadError> {
         let rel = self.final_rel(name);
         let cols = self.conn.get_columns(&rel).map_err(engine(format!("reading the columns of {rel}")))?;
         let stored = self.stored.get(name.as_ref());
@@ -442,11 +476,13 @@ impl<'c> Loader<'c> {
                 columns,
                 existed: true,
                 target_columns: n,
-                staged_columns: 0,
+                // A direct table's destination columns are its "staged" ones.
+                staged_columns: if direct { n } else { 0 },
                 staging_created: false,
+                direct,
                 staged_rows: 0,
                 system_checked: false,
-                variants: HashMap::new(),
+                variants: FastMap::default(),
             },
         );
         Ok(())
@@ -457,8 +493,9 @@ impl<'c> Loader<'c> {
     pub fn write_page(&mut self, load: &ResourceLoad, page: &Page) -> Result<usize, LoadError> {
         let root = self.register(load)?;
         let scd2 = load.write_disposition == WriteDisposition::Merge(MergeStrategy::Scd2);
+        let direct = load.write_disposition == WriteDisposition::Append;
         let contract = load.schema_contract;
-        let mut batches: IndexMap<Arc<str>, Batch<'_>> = IndexMap::new();
+        let mut batches: IndexMap<Arc<str>, Batch<'_>, FastBuild> = IndexMap::default();
         let mut rows: Vec<FlatRow<'_>> = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut dropped: Vec<bool> = Vec::new();
@@ -492,7 +529,7 @@ impl<'c> Loader<'c> {
                 if !self.tables.contains_key(&row.table) {
                     let parent = row.parent.map(|p| rows[p].table.clone());
                     if self.in_target(&row.table) {
-                        self.open_existing(&row.table, parent.as_ref(), &root, &load.resource)?;
+                        self.open_existing(&row.table, parent.as_ref(), &root, &load.resource, direct)?;
                     } else {
                         match contract.tables {
                             ContractMode::Evolve => {}
@@ -516,9 +553,10 @@ impl<'c> Loader<'c> {
                                 target_columns: 0,
                                 staged_columns: 0,
                                 staging_created: false,
+                                direct,
                                 staged_rows: 0,
                                 system_checked: false,
-                                variants: HashMap::new(),
+                                variants: FastMap::default(),
                             },
                         );
                     }
@@ -660,30 +698,41 @@ impl<'c> Loader<'c> {
         Ok(accepted)
     }
 
-    /// Creates or widens the staging table of `name` and appends `batch`.
+    /// Creates or widens the table the rows of `name` go to (its staging
+    /// table, or the destination table itself under `append`) and appends
+    /// `batch`.
     fn stage(&mut self, name: &Arc<str>, batch: &mut Batch<'_>) -> Result<(), LoadError> {
-        let rel = self.stage_rel(name);
         let Some(table) = self.tables.get(name) else { return Ok(()) };
-        let columns: Vec<Column> = std::iter::once(Column { name: C_SEQ.to_string(), data_type: "BIGINT".into() })
-            .chain(table.columns.list.iter().map(|(n, t)| Column { name: n.to_string(), data_type: t.staging_sql().into() }))
-            .collect();
-        let (created, staged) = (table.staging_created, table.staged_columns);
+        let direct = table.direct;
+        let rel = if direct { self.final_rel(name) } else { self.stage_rel(name) };
+        let mut columns: Vec<Column> = Vec::with_capacity(table.columns.len() + 1);
+        if !direct {
+            columns.push(Column { name: C_SEQ.to_string(), data_type: "BIGINT".into() });
+        }
+        let skip = columns.len();
+        columns.extend(table.columns.list.iter().map(|(n, t)| Column {
+            name: n.to_string(),
+            data_type: if direct { t.sql() } else { t.staging_sql() }.into(),
+        }));
+        let (created, staged) = (table.staging_created || (direct && table.existed), table.staged_columns);
         if !created {
             let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", q(&c.name), c.data_type)).collect();
+            let verb = if direct { "CREATE TABLE" } else { "CREATE OR REPLACE TABLE" };
             self.conn
-                .execute(&format!("CREATE OR REPLACE TABLE {} ({})", rel.render(), defs.join(", ")))
-                .map_err(engine(format!("creating staging table {rel}")))?;
+                .execute(&format!("{verb} {} ({})", rel.render(), defs.join(", ")))
+                .map_err(engine(format!("creating table {rel}")))?;
         } else {
-            for c in &columns[1 + staged..] {
+            for c in &columns[skip + staged..] {
                 self.conn
                     .execute(&format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(&c.name), c.data_type))
-                    .map_err(engine(format!("adding column {} to staging table {rel}", c.name)))?;
+                    .map_err(engine(format!("adding column {} to {rel}", c.name)))?;
             }
         }
-        batch.widen(columns.len() - 1);
-        let values: Vec<Vec<Datum<'_>>> =
-            std::iter::once(std::mem::take(&mut batch.seq)).chain(std::mem::take(&mut batch.cols)).collect();
-        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("staging rows of table {name}")))?;
+        batch.widen(columns.len() - skip);
+        let seq = std::mem::take(&mut batch.seq);
+        let cols = std::mem::take(&mut batch.cols);
+        let values: Vec<Vec<Datum<'_>>> = if direct { cols } else { std::iter::once(seq).chain(cols).collect() };
+        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("writing rows of table {name}")))?;
         if let Some(t) = self.tables.get_mut(name) {
             t.staging_created = true;
             t.staged_columns = t.columns.len();
@@ -692,39 +741,25 @@ impl<'c> Loader<'c> {
         Ok(())
     }
 
-    /// Applies the load in one transaction and records `states` with it.
-    /// On failure nothing visible changes.
+    /// Applies the load and records `states` with it, then commits the
+    /// load's transaction. On failure it is rolled back: nothing visible
+    /// changes.
     pub fn commit(mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
-        let result = self.commit_inner(states);
-        self.drop_staging();
         self.finished = true;
+        let result = match self.apply(states) {
+            Ok(summary) => self.conn.commit().map(|()| summary).map_err(engine("committing the load")),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = self.conn.rollback();
+        }
         result
     }
 
-    /// Discards the load: drops the staging tables, changes nothing else.
+    /// Discards the load (rolls its transaction back).
     pub fn abort(mut self) {
-        self.drop_staging();
         self.finished = true;
-    }
-
-    fn commit_inner(&mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
-        let db = self.database.clone();
-        let ds = self.dataset.clone();
-        self.conn.create_schema(&db, &ds).map_err(engine(format!("creating schema {ds}")))?;
-        self.conn.begin().map_err(engine("starting the load transaction"))?;
-        match self.apply(states) {
-            Ok(summary) => match self.conn.commit() {
-                Ok(()) => Ok(summary),
-                Err(e) => {
-                    let _ = self.conn.rollback();
-                    Err(engine("committing the load")(e))
-                }
-            },
-            Err(e) => {
-                let _ = self.conn.rollback();
-                Err(e)
-            }
-        }
+        let _ = self.conn.rollback();
     }
 
     fn exec(&mut self, sql: &str, context: impl Into<String>) -> Result<(), LoadError> {
@@ -740,13 +775,22 @@ impl<'c> Loader<'c> {
             discarded_values: self.discarded_values,
             schema_hash: String::new(),
         };
-        self.create_bookkeeping_tables()?;
         // DDL first: DuckDB does not alter a table this transaction already wrote to.
         let names: Vec<Arc<str>> = self.tables.keys().cloned().collect();
         for name in &names {
             let (sql, added): (Vec<String>, Vec<NewColumn>) = {
                 let t = &self.tables[name];
                 let rel = self.final_rel(name);
+                if t.direct {
+                    // Created and altered while its pages were written.
+                    let added = t.columns.list.iter().skip(if t.existed { t.target_columns } else { t.columns.len() });
+                    summary.new_columns.extend(added.map(|(n, ty)| NewColumn {
+                        table: name.to_string(),
+                        column: n.to_string(),
+                        data_type: *ty,
+                    }));
+                    continue;
+                }
                 if !t.existed {
                     if !t.staging_created {
                         continue;
@@ -788,6 +832,11 @@ impl<'c> Loader<'c> {
         }
         self.write_states(states)?;
         summary.schema_hash = self.write_schema()?;
+        let staging: Vec<Relation> =
+            self.tables.values().filter(|t| t.staging_created && !t.direct).map(|t| self.stage_rel(&t.name)).collect();
+        for rel in staging {
+            self.exec(&format!("DROP TABLE {}", rel.render()), format!("dropping staging table {rel}"))?;
+        }
         let loads = self.final_rel(LOADS_TABLE);
         let sql = format!(
             "INSERT INTO {} (load_id, ingest_name, status, inserted_at, schema_hash) VALUES ({}, {}, 0, now(), {})",
@@ -798,19 +847,6 @@ impl<'c> Loader<'c> {
         );
         self.exec(&sql, "recording the load")?;
         Ok(summary)
-    }
-
-    fn create_bookkeeping_tables(&mut self) -> Result<(), LoadError> {
-        let ddl = [
-            (STATE_TABLE, "ingest_name VARCHAR, resource VARCHAR, state JSON, load_id VARCHAR, updated_at TIMESTAMP WITH TIME ZONE"),
-            (LOADS_TABLE, "load_id VARCHAR, ingest_name VARCHAR, status BIGINT, inserted_at TIMESTAMP WITH TIME ZONE, schema_hash VARCHAR"),
-            (SCHEMA_TABLE, "ingest_name VARCHAR, version_hash VARCHAR, schema JSON, load_id VARCHAR, inserted_at TIMESTAMP WITH TIME ZONE"),
-        ];
-        for (name, cols) in ddl {
-            let rel = self.final_rel(name);
-            self.exec(&format!("CREATE TABLE IF NOT EXISTS {} ({cols})", rel.render()), format!("creating {rel}"))?;
-        }
-        Ok(())
     }
 
     /// Every table (of this load or stored) whose rows belong to `root`, root first.
@@ -851,7 +887,7 @@ impl<'c> Loader<'c> {
 
     /// INSERT INTO final SELECT … FROM staging [WHERE cond].
     fn insert_from_stage(&mut self, table: &str, cond: Option<&str>, overrides: &[(&str, &str)]) -> Result<(), LoadError> {
-        if !self.staged(table) {
+        if !self.staged(table) || self.tables.get(table).is_some_and(|t| t.direct) {
             return Ok(());
         }
         let Some((names, exprs)) = self.select_list(table, overrides) else { return Ok(()) };
@@ -1054,24 +1090,28 @@ impl<'c> Loader<'c> {
         Ok(hash)
     }
 
-    fn drop_staging(&mut self) {
-        let rels: Vec<Relation> =
-            self.tables.values().filter(|t| t.staging_created).map(|t| self.stage_rel(&t.name)).collect();
-        for rel in rels {
-            let _ = self.conn.drop_relation(&rel, RelationKind::Table);
-        }
-        for t in self.tables.values_mut() {
-            t.staging_created = false;
-        }
-    }
 }
 
 impl Drop for Loader<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.drop_staging();
+            let _ = self.conn.rollback();
         }
     }
+}
+
+fn create_bookkeeping_tables(conn: &mut dyn Connection, database: &str, dataset: &str) -> Result<(), LoadError> {
+    let ddl = [
+        (STATE_TABLE, "ingest_name VARCHAR, resource VARCHAR, state JSON, load_id VARCHAR, updated_at TIMESTAMP WITH TIME ZONE"),
+        (LOADS_TABLE, "load_id VARCHAR, ingest_name VARCHAR, status BIGINT, inserted_at TIMESTAMP WITH TIME ZONE, schema_hash VARCHAR"),
+        (SCHEMA_TABLE, "ingest_name VARCHAR, version_hash VARCHAR, schema JSON, load_id VARCHAR, inserted_at TIMESTAMP WITH TIME ZONE"),
+    ];
+    for (name, cols) in ddl {
+        let rel = Relation::new(database, dataset, name);
+        conn.execute(&format!("CREATE TABLE IF NOT EXISTS {} ({cols})", rel.render()))
+            .map_err(engine(format!("creating {rel}")))?;
+    }
+    Ok(())
 }
 
 /// Where a record came from, for contract errors.
@@ -1102,7 +1142,7 @@ impl Ctx<'_> {
                 column_type.map_or("", DataType::name)
             ),
         };
-        LoadError::Contract {
+        LoadError::Contract(Box::new(ContractViolation {
             message: format!(
                 "schema contract violation: {what} is not allowed ({}: freeze); resource {}, page {} ({}), record {}",
                 entity.name(),
@@ -1120,7 +1160,7 @@ impl Ctx<'_> {
             value_type,
             column_type,
             entity,
-        }
+        }))
     }
 }
 

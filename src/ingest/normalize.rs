@@ -359,6 +359,40 @@ pub fn canonical_timestamp(ts: &NaiveDateTime) -> String {
     s
 }
 
+/// A fast, non-keyed hasher for the loader's name maps (a multiply-rotate
+/// hash in the style of rustc's FxHash). The keys are column and table names
+/// of the data being loaded, looked up several times per value, where
+/// SipHash's DoS resistance buys nothing but cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+pub type FastBuild = std::hash::BuildHasherDefault<FastHasher>;
+pub type FastMap<K, V> = HashMap<K, V, FastBuild>;
+
 /// One row of one table produced from a record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlatRow<'a> {
@@ -374,9 +408,9 @@ pub struct FlatRow<'a> {
 #[derive(Debug, Default)]
 pub struct Normalizer {
     /// prefix column name (`""` at the top of a row) → raw key → column name
-    columns: HashMap<Arc<str>, HashMap<Box<str>, Arc<str>>>,
+    columns: FastMap<Arc<str>, FastMap<Box<str>, Arc<str>>>,
     /// table → column path → child table name
-    tables: HashMap<Arc<str>, HashMap<Arc<str>, Arc<str>>>,
+    tables: FastMap<Arc<str>, FastMap<Arc<str>, Arc<str>>>,
     empty: Option<Arc<str>>,
 }
 
@@ -478,7 +512,7 @@ impl Normalizer {
         max: Option<usize>,
         out: &mut Vec<FlatRow<'a>>,
     ) {
-        let nest = max.is_none_or(|m| level + 1 <= m);
+        let nest = max.is_none_or(|m| level < m);
         match v {
             Value::Null => {}
             Value::Object(m) if nest => self.fields(table, &col, m, row, level + 1, max, out),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{DataType, Scalar, canonical_timestamp};
+use super::normalize::{DataType, FastBuild, Scalar, canonical_timestamp};
 use crate::adapter::Datum;
 
 /// The value `s` as it is stored in a column of type `to` (staging
@@ -128,7 +128,7 @@ impl StoredSchema {
 /// Column lookup by name without allocating (`Arc<str>` keys).
 #[derive(Debug, Clone, Default)]
 pub struct Columns {
-    pub list: IndexMap<Arc<str>, DataType>,
+    pub list: IndexMap<Arc<str>, DataType, FastBuild>,
 }
 
 impl Columns {
