@@ -17,6 +17,10 @@ use rdbt::ingest::spec::parse_spec;
 use rdbt::ingest::synthetic::{self, Dataset, Server};
 use serde_json::{Map, json};
 
+// The allocator of the `rdbt` binary, so that figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -28,14 +32,18 @@ fn main() {
     let mut activities = 100_000usize;
     let mut url: Option<String> = None;
     let mut disposition = "merge".to_string();
+    // DuckDB's buffer cache grows to most of the RAM unless limited (a
+    // profile's `settings: {memory_limit: ...}`); the loader itself streams.
+    let mut memory_limit = "256MB".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match (a.as_str(), args.next()) {
             ("--activities", Some(v)) if v.parse::<usize>().is_ok() => activities = v.parse().unwrap_or(activities),
             ("--url", Some(v)) => url = Some(v),
             ("--disposition", Some(v)) if v == "merge" || v == "append" => disposition = v,
+            ("--memory-limit", Some(v)) => memory_limit = v,
             _ => {
-                eprintln!("usage: bench_ingest [--activities N] [--url URL of a running strava_api] [--disposition merge|append]");
+                eprintln!("usage: bench_ingest [--activities N] [--url URL of a running strava_api] [--disposition merge|append] [--memory-limit 256MB|default]");
                 std::process::exit(2);
             }
         }
@@ -87,7 +95,11 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("rdbt-bench-ingest-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("bench.duckdb");
-    let adapter = DuckDbAdapter::open(path.to_str().unwrap_or("bench.duckdb"), &[], &Map::new()).unwrap_or_else(|e| {
+    let mut settings = Map::new();
+    if memory_limit != "default" {
+        settings.insert("memory_limit".into(), json!(memory_limit));
+    }
+    let adapter = DuckDbAdapter::open(path.to_str().unwrap_or("bench.duckdb"), &[], &settings).unwrap_or_else(|e| {
         eprintln!("bench_ingest: {e}");
         std::process::exit(2)
     });
@@ -102,7 +114,11 @@ fn main() {
         Ok(o) => {
             let loaded = conn.query("select count(*) from strava_raw.activities").ok().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(-1);
             let rows = o.rows();
-            println!("rdbt ingest: {activities} activities ({loaded} loaded, {rows} rows in {} tables, {} requests)", o.summary.tables.len(), o.requests);
+            println!(
+                "rdbt ingest ({disposition}, DuckDB memory_limit {memory_limit}): {activities} activities ({loaded} loaded, {rows} rows in {} tables, {} requests)",
+                o.summary.tables.len(),
+                o.requests
+            );
             println!("  time        {secs:.2} s");
             println!("  activities  {:.0} /s", activities as f64 / secs);
             println!("  rows        {:.0} /s (all tables)", rows as f64 / secs);

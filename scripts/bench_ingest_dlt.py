@@ -16,26 +16,16 @@ import time
 
 import dlt
 import requests
-from dlt.sources.helpers.rest_client.auth import OAuth2AuthBase
 from dlt.sources.rest_api import rest_api_source
 
 
-class RefreshToken(OAuth2AuthBase):
-    """OAuth2 refresh-token flow of the synthetic server (as Strava's)."""
-
-    def __init__(self, token_url):
-        super().__init__()
-        self.token_url = token_url
-
-    def __call__(self, request):
-        if not self.access_token:
-            r = requests.post(self.token_url, data={
-                "client_id": "rdbt-demo", "client_secret": "demo-client-secret",
-                "refresh_token": "demo-refresh-token", "grant_type": "refresh_token"})
-            r.raise_for_status()
-            self.access_token = r.json()["access_token"]
-        request.headers["Authorization"] = f"Bearer {self.access_token}"
-        return request
+def access_token(url):
+    """The OAuth2 refresh-token exchange of the synthetic server (as Strava's)."""
+    r = requests.post(f"{url}/oauth/token", data={
+        "client_id": "rdbt-demo", "client_secret": "demo-client-secret",
+        "refresh_token": "demo-refresh-token", "grant_type": "refresh_token"})
+    r.raise_for_status()
+    return r.json()["access_token"]
 
 
 def main():
@@ -50,7 +40,7 @@ def main():
     source = rest_api_source({
         "client": {
             "base_url": f"{a.url}/api/v3/",
-            "auth": RefreshToken(f"{a.url}/oauth/token"),
+            "auth": {"type": "bearer", "token": access_token(a.url)},
             "paginator": {"type": "page_number", "page_param": "page", "base_page": 1, "total_path": None},
         },
         "resources": [{
