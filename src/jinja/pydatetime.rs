@@ -112,6 +112,11 @@ impl TzInfo {
 }
 
 impl Object for TzInfo {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "zone" => Some(Value::from(self.name.clone())),
@@ -236,6 +241,11 @@ fn cmp_key(dt: &DateTimeObj) -> (NaiveDateTime, bool) {
 }
 
 impl Object for DateTimeObj {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let d = &self.naive;
         Some(match key.as_str()? {
@@ -330,6 +340,11 @@ impl Object for DateTimeObj {
 pub struct DateObj(pub NaiveDate);
 
 impl Object for DateObj {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(match key.as_str()? {
             "year" => Value::from(self.0.year()),
@@ -384,6 +399,10 @@ impl TimeDelta {
 }
 
 impl Object for TimeDelta {
+    /// `timedelta(0)` is falsy in Python, any other duration truthy.
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.0 != 0
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let (d, s, us) = self.parts();
         Some(Value::from(match key.as_str()? {
@@ -420,6 +439,11 @@ impl Object for TimeDelta {
 pub struct DatetimeModule;
 
 impl Object for DatetimeModule {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(match key.as_str()? {
             "datetime" => Value::from_object(DatetimeClass),
@@ -474,6 +498,11 @@ fn parse_iso(s: &str) -> Result<DateTimeObj, Error> {
 struct DatetimeClass;
 
 impl Object for DatetimeClass {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (pos, kw) = split_kwargs(args)?;
         Ok(Value::from_object(datetime_from_args(pos, &kw)?))
@@ -531,6 +560,11 @@ impl Object for DatetimeClass {
 struct DateClass;
 
 impl Object for DateClass {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (pos, kw) = split_kwargs(args)?;
         let i = |idx, name| int_arg(pos, &kw, idx, name, None);
@@ -561,6 +595,11 @@ impl Object for DateClass {
 struct TimedeltaClass;
 
 impl Object for TimedeltaClass {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (pos, kw) = split_kwargs(args)?;
         let num = |idx: usize, name: &str| -> Result<f64, Error> {
@@ -584,6 +623,11 @@ impl Object for TimedeltaClass {
 struct TimezoneClass;
 
 impl Object for TimezoneClass {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         (key.as_str()? == "utc").then(|| Value::from_object(TzInfo::utc()))
     }
@@ -594,6 +638,11 @@ impl Object for TimezoneClass {
 pub struct PytzModule;
 
 impl Object for PytzModule {
+    /// Python objects without `__len__`/`__bool__` are truthy
+    /// (`{% if start_date %}` on a datetime).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "utc" | "UTC" => Some(Value::from_object(TzInfo::utc())),
@@ -637,6 +686,14 @@ mod tests {
         assert_eq!(render("{{ datetime.datetime.strptime('2024-03-01', '%Y-%m-%d').strftime('%d/%m/%Y %H') }}"), "01/03/2024 00");
         assert_eq!(render("{{ datetime.datetime.fromisoformat('2024-03-01T10:00:00+02:00') }}"), "2024-03-01 10:00:00+02:00");
         assert_eq!(render("{{ datetime.datetime.fromisoformat('2024-03-01T10:00:00+02:00').timestamp() }}"), "1709280000.0");
+    }
+
+    #[test]
+    fn dates_are_truthy_and_a_zero_timedelta_is_not() {
+        // dbt_date's get_base_dates tests `{% if start_date and end_date %}` on datetimes.
+        assert_eq!(render("{{ 'T' if datetime.datetime(2024, 1, 2) else 'F' }}{{ 'T' if datetime.date(2024, 1, 2) else 'F' }}"), "TT");
+        assert_eq!(render("{{ 'T' if datetime.timedelta(0) else 'F' }}{{ 'T' if datetime.timedelta(seconds=1) else 'F' }}"), "FT");
+        assert_eq!(render("{{ 'T' if pytz.utc else 'F' }}{{ 'T' if datetime else 'F' }}"), "TT");
     }
 
     #[test]
