@@ -565,3 +565,21 @@ fn generic_test_macro_config_applies() {
     assert_eq!(test["status"], "warn", "{test}");
     assert_eq!(test["failures"], 3, "{test}");
 }
+
+#[test]
+fn jinja_in_yaml_config_values_is_rendered_at_parse() {
+    // As dbt: `enabled: "{{ ... }}"` on a test and `materialized:` in a
+    // model's YAML config are rendered, and "False" is a boolean.
+    let p = project(&[
+        ("models/a.sql", "select 1 as id"),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: a\n    config:\n      materialized: \"{{ 'table' if target.name == 'dev' else 'view' }}\"\n    columns:\n      - name: id\n        data_tests:\n          - unique:\n              config:\n                enabled: \"{{ target.type in ['bigquery'] }}\"\n          - not_null:\n              config:\n                enabled: \"{{ target.type == 'duckdb' }}\"\n",
+        ),
+    ]);
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("sql table model main.a"), "{}", out.stdout);
+    assert!(out.stdout.contains("not_null_a_id"), "{}", out.stdout);
+    assert!(!out.stdout.contains("unique_a_id"), "the disabled test ran: {}", out.stdout);
+}

@@ -10,47 +10,25 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::fetch::{self, FetchOptions, RunError};
 use super::load::{self, LoadSummary, Loader};
 use super::spec::{IngestSpec, SpecError, parse_spec};
+use super::{Page, ResourceLoad};
 use crate::adapter::Connection;
 use crate::diag::{Diagnostic, Span};
 use crate::manifest::Node;
 
-/// Renders every string of `value` that holds Jinja with `render`. A
-/// rendered `true`/`false` becomes a boolean and an empty result or `None`
-/// becomes null, so `replay_dir: "{{ 'x' if target.name == 'dev' }}"` can
-/// switch an option off.
+/// Renders every string of `value` that holds Jinja with `render`
+/// ([`crate::jinja::render_yaml_strings`]: an empty or `None` result is
+/// null, so `replay_dir: "{{ 'x' if target.name == 'dev' }}"` can switch
+/// an option off).
 /// Secret env vars (`DBT_ENV_SECRET_*`) are allowed here: credentials are
 /// what a declaration needs them for, and the rendered values are never
 /// printed or written out.
 pub fn render_strings(value: &Value, render: &mut dyn FnMut(&str) -> Result<String, Diagnostic>) -> Result<Value, Diagnostic> {
-    crate::jinja::with_secrets_allowed(|| render_strings_inner(value, render))
-}
-
-fn render_strings_inner(value: &Value, render: &mut dyn FnMut(&str) -> Result<String, Diagnostic>) -> Result<Value, Diagnostic> {
-    Ok(match value {
-        Value::String(s) if s.contains("{{") || s.contains("{%") => {
-            let out = render(s)?;
-            match out.trim() {
-                "" | "None" | "none" => Value::Null,
-                "true" | "True" => Value::Bool(true),
-                "false" | "False" => Value::Bool(false),
-                _ => Value::String(out),
-            }
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| render_strings_inner(v, render)).collect::<Result<_, _>>()?),
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                out.insert(k.clone(), render_strings_inner(v, render)?);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    })
+    crate::jinja::with_secrets_allowed(|| crate::jinja::render_yaml_strings(value, render))
 }
 
 /// The declaration of `node` (its YAML entry, unrendered).
@@ -147,15 +125,40 @@ pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema:
     conn.create_schema(database, schema).map_err(|e| err(format!("ingest '{}': cannot create schema {schema}: {}", spec.name, e.message)))?;
     let states = load::read_states(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
     let mut loader = Loader::begin(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
-    let fetched = fetch::run(&spec, &states, &fetch_opts, &mut |resource, page| loader.write_page(&resource.load(), &page).map(|_| ()));
-    let outcome = match fetched {
-        Ok(o) => o,
-        Err(e) => {
+    // Fetching (HTTP, JSON parsing) runs on its own thread and hands pages
+    // to the loader on this one through a small bounded queue: the two
+    // overlap, and at most PAGES_IN_FLIGHT pages wait in memory.
+    const PAGES_IN_FLIGHT: usize = 4;
+    let (tx, rx) = crossbeam_channel::bounded::<(ResourceLoad, Page)>(PAGES_IN_FLIGHT);
+    let (fetched, load_error) = std::thread::scope(|scope| {
+        let fetcher = scope.spawn(|| {
+            let tx = tx;
+            fetch::run(spec, &states, &fetch_opts, &mut |resource, page| tx.send((resource.load(), page)).map_err(|_| ()))
+        });
+        let mut load_error = None;
+        for (load, page) in rx.iter() {
+            if let Err(e) = loader.write_page(&load, &page) {
+                load_error = Some(e);
+                break;
+            }
+        }
+        // A stopped loader ends the fetch at its next page.
+        drop(rx);
+        (fetcher.join(), load_error)
+    });
+    let outcome = match (fetched, load_error) {
+        (_, Some(e)) => {
             loader.abort();
-            return Err(err(match e {
-                RunError::Fetch(f) => f.to_string(),
-                RunError::Sink(l) => format!("ingest '{}': {l}", spec.name),
-            }));
+            return Err(err(format!("ingest '{}': {e}", spec.name)));
+        }
+        (Ok(Ok(o)), None) => o,
+        (Ok(Err(RunError::Fetch(f))), None) => {
+            loader.abort();
+            return Err(err(f.to_string()));
+        }
+        (Ok(Err(RunError::Sink(()))) | Err(_), None) => {
+            loader.abort();
+            return Err(err(format!("ingest '{}': fetching stopped unexpectedly", spec.name)));
         }
     };
     let summary = loader.commit(&outcome.states).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;

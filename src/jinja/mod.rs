@@ -615,6 +615,49 @@ fn return_fn(state: &mut State<'_, '_>, value: Option<Value>) -> Result<Value, E
     Err(Error::new(ErrorKind::InvalidOperation, "return() outside of a macro"))
 }
 
+/// Renders every string of a YAML value that holds Jinja (`{{`, `{%`) with
+/// `render`, as dbt renders config values written in YAML: a result that
+/// reads as a Python literal `True`/`False`/`None` (or is empty) becomes a
+/// boolean or null, so `enabled: "{{ target.type == 'duckdb' }}"` is a
+/// boolean.
+pub fn render_yaml_strings(value: &serde_json::Value, render: &mut dyn FnMut(&str) -> Result<String, crate::diag::Diagnostic>) -> Result<serde_json::Value, crate::diag::Diagnostic> {
+    use serde_json::Value as J;
+    Ok(match value {
+        J::String(s) if has_jinja(s) => {
+            let out = render(s)?;
+            match out.trim() {
+                "" | "None" | "none" => J::Null,
+                "true" | "True" => J::Bool(true),
+                "false" | "False" => J::Bool(false),
+                _ => J::String(out),
+            }
+        }
+        J::Array(items) => J::Array(items.iter().map(|v| render_yaml_strings(v, render)).collect::<Result<_, _>>()?),
+        J::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                out.insert(k.clone(), render_yaml_strings(v, render)?);
+            }
+            J::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+fn has_jinja(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// Whether any string in a YAML value holds Jinja.
+pub fn yaml_has_jinja(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => has_jinja(s),
+        serde_json::Value::Array(items) => items.iter().any(yaml_has_jinja),
+        serde_json::Value::Object(m) => m.values().any(yaml_has_jinja),
+        _ => false,
+    }
+}
+
 thread_local! {
     static SECRETS_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }

@@ -322,6 +322,28 @@ impl NodeParser<'_> {
         }
     }
 
+    /// Config values written in YAML may hold Jinja (`enabled: "{{
+    /// target.type == 'duckdb' }}"`); dbt renders them at parse time.
+    fn rendered_config(&mut self, package: &str, cfg: &Map<String, Value>, file: &Path, span: Span) -> Map<String, Value> {
+        let value = Value::Object(cfg.clone());
+        if !jinja::yaml_has_jinja(&value) {
+            return cfg.clone();
+        }
+        let ctx = self.parse_ctx(package);
+        let env = self.env;
+        let rendered = jinja::render_yaml_strings(&value, &mut |text| {
+            env.render("config", text, &ctx).map_err(|e| Diagnostic::error("jinja", format!("in a YAML config value: {}", jinja::describe_error(&e))).at(file, span))
+        });
+        match rendered {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => cfg.clone(),
+            Err(d) => {
+                self.diags.push(d);
+                cfg.clone()
+            }
+        }
+    }
+
     fn parse_ctx(&self, package: &str) -> Arc<NodeCtx> {
         Arc::new(NodeCtx::new(self.globals.clone(), self.env.macros.clone(), Phase::Parse, package))
     }
@@ -338,7 +360,8 @@ impl NodeParser<'_> {
         let empty = Map::new();
         node.unrendered_config = unrendered_config(&[&cfg, patch.map_or(&empty, |p| &p.config), &rec.config]);
         if let Some(p) = patch {
-            crate::config::tree::merge(&mut cfg, &p.config);
+            let patch_cfg = self.rendered_config(&f.package, &p.config, &p.file, p.span);
+            crate::config::tree::merge(&mut cfg, &patch_cfg);
         }
         crate::config::tree::merge(&mut cfg, &rec.config);
         if kind == ResourceType::Test {
@@ -357,7 +380,8 @@ impl NodeParser<'_> {
         let empty = Map::new();
         node.unrendered_config = unrendered_config(&[&cfg, patch.map_or(&empty, |p| &p.config)]);
         if let Some(p) = patch {
-            crate::config::tree::merge(&mut cfg, &p.config);
+            let patch_cfg = self.rendered_config(&f.package, &p.config, &p.file, p.span);
+            crate::config::tree::merge(&mut cfg, &patch_cfg);
         }
         cfg.insert("materialized".into(), Value::from("seed"));
         node.config = NodeConfig(cfg.clone());
@@ -619,7 +643,8 @@ impl NodeParser<'_> {
             fqn.push(named.name.clone());
             let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
             let unrendered = unrendered_config(&[&cfg, &named.config]);
-            crate::config::tree::merge(&mut cfg, &named.config);
+            let test_cfg = self.rendered_config(&t.package, &named.config, &t.file, t.span);
+            crate::config::tree::merge(&mut cfg, &test_cfg);
             cfg.entry("materialized").or_insert(Value::from("test"));
             cfg.entry("severity").or_insert(Value::from("ERROR"));
             cfg.entry("schema").or_insert(Value::from(TEST_AUDIT_SCHEMA));
