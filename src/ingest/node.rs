@@ -146,19 +146,18 @@ pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema:
         drop(rx);
         (fetcher.join(), load_error)
     });
+    // A loader error comes first: the fetch's own error is then only its consequence.
     let outcome = match (fetched, load_error) {
-        (_, Some(e)) => {
+        (_, Some(e)) => Err(format!("ingest '{}': {e}", spec.name)),
+        (Ok(Ok(o)), None) => Ok(o),
+        (Ok(Err(RunError::Fetch(f))), None) => Err(f.to_string()),
+        (Ok(Err(RunError::Sink(()))) | Err(_), None) => Err(format!("ingest '{}': fetching stopped unexpectedly", spec.name)),
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(msg) => {
             loader.abort();
-            return Err(err(format!("ingest '{}': {e}", spec.name)));
-        }
-        (Ok(Ok(o)), None) => o,
-        (Ok(Err(RunError::Fetch(f))), None) => {
-            loader.abort();
-            return Err(err(f.to_string()));
-        }
-        (Ok(Err(RunError::Sink(()))) | Err(_), None) => {
-            loader.abort();
-            return Err(err(format!("ingest '{}': fetching stopped unexpectedly", spec.name)));
+            return Err(err(msg));
         }
     };
     let summary = loader.commit(&outcome.states).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
