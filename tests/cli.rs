@@ -83,6 +83,10 @@ fn root_project_builds_offline() {
     assert_eq!(loaded, 400);
     let loads: i64 = db.query_row("select count(*) from strava_raw._rdbt_loads", [], |r| r.get(0)).unwrap();
     assert_eq!(loads, 2);
+    drop(db);
+    let fresh = rdbt_in(tmp.path(), &["source", "freshness"]);
+    fresh.assert_code(0);
+    assert!(fresh.stdout.contains("PASS freshness of strava._rdbt_loads"), "{}", fresh.stdout);
     assert!(tmp.path().join("target/dbt/compiled/activities/models/marts/weekly_totals.sql").is_file());
 }
 
@@ -582,4 +586,40 @@ fn jinja_in_yaml_config_values_is_rendered_at_parse() {
     assert!(out.stdout.contains("sql table model main.a"), "{}", out.stdout);
     assert!(out.stdout.contains("not_null_a_id"), "{}", out.stdout);
     assert!(!out.stdout.contains("unique_a_id"), "the disabled test ran: {}", out.stdout);
+}
+
+#[test]
+fn source_freshness_judges_each_table_and_writes_sources_json() {
+    let p = project(&[
+        ("models/fresh.sql", "select now() - interval 2 hour as loaded_at"),
+        ("models/aging.sql", "select now() - interval 30 hour as loaded_at union all select now() - interval 5 day"),
+        ("models/stale.sql", "select timestamp '2020-01-01 00:00:00' as loaded_at"),
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: s\n    schema: main\n    loaded_at_field: loaded_at\n    freshness:\n      warn_after: {count: 1, period: day}\n      error_after: {count: 3, period: day}\n    tables:\n      - name: fresh\n      - name: aging\n      - name: old\n        identifier: stale\n      - name: filtered\n        identifier: aging\n        freshness:\n          warn_after: {count: 1, period: hour}\n          filter: \"loaded_at < now() - interval 4 day\"\n      - name: unchecked\n        identifier: fresh\n        freshness: null\n",
+        ),
+    ]);
+    rdbt_in(p.path(), &["build"]).assert_code(0);
+    let out = rdbt_in(p.path(), &["source", "freshness"]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("PASS freshness of s.fresh"), "{}", out.stdout);
+    assert!(out.stdout.contains("WARN freshness of s.aging"), "{}", out.stdout);
+    assert!(out.stdout.contains("ERROR STALE freshness of s.old"), "{}", out.stdout);
+    assert!(!out.stdout.contains("s.unchecked"), "{}", out.stdout);
+    let sj = read_json(&p.path().join("target/sources.json"));
+    assert_eq!(sj["metadata"]["dbt_schema_version"], "https://schemas.getdbt.com/dbt/sources/v3.json");
+    let status = |id: &str| sj["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == id).map(|r| r["status"].clone());
+    assert_eq!(status("source.p.s.fresh"), Some(serde_json::json!("pass")));
+    assert_eq!(status("source.p.s.aging"), Some(serde_json::json!("warn")));
+    assert_eq!(status("source.p.s.old"), Some(serde_json::json!("error")));
+    // The filter keeps only the 5-day-old row: past warn_after (1 hour), error_after inherited (3 days).
+    assert_eq!(status("source.p.s.filtered"), Some(serde_json::json!("error")));
+    let fresh = sj["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == "source.p.s.fresh").unwrap();
+    let age = fresh["max_loaded_at_time_ago_in_s"].as_f64().unwrap();
+    assert!((7100.0..7300.0).contains(&age), "{age}");
+    assert_eq!(fresh["criteria"]["warn_after"], serde_json::json!({"count": 1, "period": "day"}));
+
+    let only_fresh = rdbt_in(p.path(), &["source", "freshness", "--select", "source:s.fresh"]);
+    only_fresh.assert_code(0);
+    assert!(only_fresh.stdout.contains("1 of 1 PASS freshness of s.fresh"), "{}", only_fresh.stdout);
 }

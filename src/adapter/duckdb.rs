@@ -560,6 +560,14 @@ impl Connection for DuckDbConnection {
         }
     }
 
+    fn freshness_sql(&self, relation: &str, loaded_at: &str, filter: Option<&str>) -> String {
+        let filter = filter.map(|f| format!("\nwhere {f}")).unwrap_or_default();
+        // epoch() of a naive timestamp reads it as UTC, of a timestamptz as the instant.
+        format!(
+            "select max({loaded_at}) as max_loaded_at, now() as snapshotted_at, epoch(now()) - epoch(max({loaded_at})) as max_loaded_at_time_ago_in_s\nfrom {relation}{filter}"
+        )
+    }
+
     fn create_view_as_sql(&self, relation: &Relation, select_sql: &str) -> String {
         let sql = Self::strip_sql(select_sql);
         format!("CREATE VIEW {} AS (\n{sql}\n)", relation.render())

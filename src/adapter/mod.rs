@@ -143,6 +143,10 @@ pub trait Connection: Send {
     /// Statements in this dialect, used by the materializations.
     fn create_table_as_sql(&self, relation: &Relation, select_sql: &str, temporary: bool) -> String;
     fn create_view_as_sql(&self, relation: &Relation, select_sql: &str) -> String;
+    /// One row: the newest `loaded_at` value of `relation` (already
+    /// rendered), the engine's current time, and the seconds between them
+    /// (naive timestamps count as UTC), for `source freshness`.
+    fn freshness_sql(&self, relation: &str, loaded_at: &str, filter: Option<&str>) -> String;
 
     /// Bulk-inserts already-typed rows (seeds, ingest). `columns` carry the
     /// engine type each value is cast to.

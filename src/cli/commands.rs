@@ -31,6 +31,7 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Retry => retry(common),
         Command::RunOperation { macro_name, args } => run_operation(common, &macro_name, args.as_deref()),
         Command::Clean => clean(common),
+        Command::Source { command: super::SourceCommand::Freshness { sel, output } } => source_freshness(common, &sel, output.as_deref()),
         Command::Deps { lock, upgrade } => deps(common, lock, upgrade),
     }
 }
@@ -69,6 +70,81 @@ fn resource_types(which: &str) -> Vec<ResourceType> {
         "compile" => vec![Model, Test, Analysis, Snapshot],
         _ => vec![],
     }
+}
+
+/// `rdbt source freshness`: exit 1 when a source is past `error_after` or
+/// its query fails, as dbt.
+fn source_freshness(common: &Common, sel: &Selection, output: Option<&std::path::Path>) -> i32 {
+    use crate::run::freshness::{self, FreshnessStatus};
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let selected = match inv.select(sel, vec![ResourceType::Source]) {
+        Ok(p) => p,
+        Err(d) => return fail(&inv, d),
+    };
+    let sources: Vec<&crate::manifest::SourceDefinition> =
+        selected.iter().filter_map(|id| inv.manifest.sources.get(id)).filter(|s| freshness::is_checkable(s)).collect();
+    let out = inv.output.clone();
+    out.info(&format!("Running with rdbt={} (dbt={})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION));
+    out.info(&found_line(&inv));
+    let started = Instant::now();
+    if sources.is_empty() {
+        out.info("Nothing to do: no selected source has a `freshness:` threshold and a `loaded_at_field`.");
+        return EXIT_OK;
+    }
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let mut conn = match adapter.connect() {
+        Ok(c) => c,
+        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
+    };
+    let total = sources.len();
+    let mut results = Vec::with_capacity(total);
+    for (i, s) in sources.iter().enumerate() {
+        let what = format!("freshness of {}.{}", s.source_name, s.name);
+        let data = |event: &str| serde_json::json!({"event": event, "unique_id": s.unique_id});
+        out.progress("info", &format!("{} of {total} START {what}", i + 1), "[RUN]", data("FreshnessStart"));
+        let r = freshness::check(conn.as_mut(), s);
+        let t = format!("{:.2}s", r.execution_time);
+        let (level, word, status) = match r.status {
+            FreshnessStatus::Pass => ("info", "PASS", format!("[PASS in {t}]")),
+            FreshnessStatus::Warn => ("warn", "WARN", format!("[WARN in {t}]")),
+            FreshnessStatus::Error => ("error", "ERROR STALE", format!("[ERROR STALE in {t}]")),
+            FreshnessStatus::RuntimeError => ("error", "ERROR", format!("[ERROR in {t}]")),
+        };
+        out.progress(level, &format!("{} of {total} {word} {what}", i + 1), &status, data("FreshnessFinished"));
+        if let Some(e) = &r.error {
+            out.warn(&format!("{what}: {e}"));
+        }
+        results.push(r);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let meta = crate::artifacts::ArtifactMeta::new(&inv.config.root.name, adapter.type_name(), &inv.invocation_id, inv.started_at).generated_now(chrono::Utc::now());
+    let metadata = serde_json::json!({
+        "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
+        "dbt_version": meta.dbt_version,
+        "generated_at": crate::artifacts::iso_timestamp(&meta.generated_at),
+        "invocation_id": meta.invocation_id,
+        "invocation_started_at": crate::artifacts::iso_timestamp(&meta.invocation_started_at),
+        "env": meta.env,
+    });
+    let path = output.map(std::path::Path::to_path_buf).unwrap_or_else(|| inv.config.target_dir().join("sources.json"));
+    if let Err(e) = crate::artifacts::write_json_atomic(&path, &freshness::sources_json(&results, metadata, elapsed)) {
+        return fail(&inv, Diagnostic::error("artifacts", format!("cannot write {}: {e}", path.display())));
+    }
+    let count = |st: FreshnessStatus| results.iter().filter(|r| r.status == st).count();
+    out.info(&format!(
+        "Done. PASS={} WARN={} ERROR={} RUNTIME_ERROR={} TOTAL={total}",
+        count(FreshnessStatus::Pass),
+        count(FreshnessStatus::Warn),
+        count(FreshnessStatus::Error),
+        count(FreshnessStatus::RuntimeError)
+    ));
+    if results.iter().any(|r| matches!(r.status, FreshnessStatus::Error | FreshnessStatus::RuntimeError)) { EXIT_FAILURE } else { EXIT_OK }
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -86,6 +86,18 @@ pub struct RunFlags {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// How long ago each source table was last loaded, against its `freshness:` thresholds.
+    Freshness {
+        #[command(flatten)]
+        sel: Selection,
+        /// Where to write the results (default: target/sources.json).
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ingest loads, seeds, models, snapshots and tests, in DAG order.
     Build {
@@ -169,6 +181,11 @@ pub enum Command {
         /// Keyword arguments as YAML, e.g. '{days: 7}'.
         #[arg(long)]
         args: Option<String>,
+    },
+    /// Source commands: `rdbt source freshness`.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
     },
     /// Delete the project's clean-targets.
     Clean,

@@ -286,7 +286,7 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
                         config,
                         quoting,
                         loaded_at_field: s(t.get("loaded_at_field")).or_else(|| s(src.get("loaded_at_field"))),
-                        freshness: t.get("freshness").or_else(|| src.get("freshness")).cloned(),
+                        freshness: merged_freshness(src.get("freshness"), t.get("freshness")),
                     };
                     let on = TestOn::Source { source: source_name.clone(), table: name.clone() };
                     add_tests(&fc, &mut props, &on, t, span.end);
@@ -350,6 +350,20 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
         }
     }
     props
+}
+
+/// A table's `freshness:` merged over its source's, key by key (as dbt
+/// does); `freshness: null` on the table turns the check off.
+fn merged_freshness(source: Option<&Value>, table: Option<&Value>) -> Option<Value> {
+    match (source, table) {
+        (_, Some(Value::Null)) => Some(Value::Null),
+        (Some(Value::Object(base)), Some(Value::Object(over))) => {
+            let mut merged = base.clone();
+            merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Some(Value::Object(merged))
+        }
+        (base, over) => over.or(base).cloned(),
+    }
 }
 
 fn collect_ingests(fc: &FileCtx<'_>, props: &mut Properties, list: &Value, diags: &mut Diagnostics) {

@@ -17,6 +17,7 @@ use crate::artifacts::NodeRunInfo;
 use crate::manifest::{Manifest, Node, ResourceType};
 use crate::materialize::{MaterializeError, MaterializeRequest, materialize};
 
+pub mod freshness;
 pub mod output;
 pub mod results;
 

@@ -94,6 +94,11 @@ impl Output {
         }
     }
 
+    /// A progress line with its status on the right (`... [RUN]`).
+    pub fn progress(&self, level: &str, msg: &str, status: &str, data: serde_json::Value) {
+        self.emit(level, &dots(msg, status), data);
+    }
+
     pub fn start(&self, index: usize, total: usize, node: &Node) {
         let msg = format!("{index} of {total} START {}", describe(node));
         self.emit("info", &dots(&msg, "[RUN]"), serde_json::json!({"event": "NodeStart", "unique_id": node.unique_id, "index": index, "total": total}));
