@@ -13,6 +13,7 @@ pub mod compile;
 pub mod config;
 pub mod deps;
 pub mod diag;
+pub mod docs;
 pub mod graph;
 pub mod ingest;
 pub mod jinja;

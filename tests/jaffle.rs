@@ -162,3 +162,46 @@ fn malformed_yaml_exits_2() {
         assert!(relation_names(&common::dump_relations(&db)).is_empty(), "a parse error must not build anything");
     }
 }
+
+/// `docs generate` writes a catalog equal to dbt-core's (relation types,
+/// column names, engine types and positions) and a site that embeds the
+/// project; `docs serve` serves it over HTTP.
+#[test]
+fn docs_generate_matches_dbt_catalog_and_serves_the_site() {
+    let p = copy_fixture("jaffle");
+    p.rdbt_expect(&["build"], 0);
+    p.rdbt_expect(&["docs", "generate"], 0);
+    let catalog = read_json(&p.path("target/catalog.json"));
+    assert_eq!(catalog["metadata"]["dbt_schema_version"], "https://schemas.getdbt.com/dbt/catalog/v1.json");
+    let expected = golden("catalog.json");
+    for key in ["nodes", "sources", "errors"] {
+        assert_eq!(catalog[key], expected[key], "catalog.json `{key}` differs from dbt-core's");
+    }
+    let html = std::fs::read_to_string(p.path("target/index.html")).unwrap();
+    assert!(html.contains("\"model.jaffle.customers\"") && html.contains("\"DECIMAL(38,2)\""), "the site embeds nodes and catalog types");
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rdbt"))
+        .args(["docs", "serve", "--port", "0"])
+        .current_dir(&p.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no URL in {line:?}")).to_string();
+    let get = |path: &str| -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = get("/");
+    let missing = get("/../profiles.yml");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("rdbt docs"), "{}", &page[..page.len().min(200)]);
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}

@@ -152,6 +152,8 @@ def main():
         dbt(args.dbt, project, "build")
         final = dump_relations(db)
         final_results = run_results_summary(project)
+        dbt(args.dbt, project, "docs", "generate")
+        catalog = json.loads((project / "target" / "catalog.json").read_text())
 
         if GOLDEN.exists():
             shutil.rmtree(GOLDEN)
@@ -161,6 +163,9 @@ def main():
         write_run_results(first_results, GOLDEN / "run_results_first_build.json")
         write_run_results(final_results, GOLDEN / "run_results.json")
         shutil.copytree(project / "target" / "compiled", GOLDEN / "compiled")
+        # catalog.json without its run-specific metadata.
+        (GOLDEN / "catalog.json").write_text(
+            json.dumps({k: catalog[k] for k in ("nodes", "sources", "errors")}, indent=2, sort_keys=True) + "\n")
 
     n = sum(len(r["rows"]) for r in final["relations"])
     print(f"wrote {GOLDEN.relative_to(ROOT)}: {len(final['relations'])} relations, {n} rows")

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod catalog;
 mod manifest;
 mod run_results;
 #[cfg(test)]

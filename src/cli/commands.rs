@@ -31,6 +31,8 @@ pub fn dispatch(command: Command, common: &Common) -> i32 {
         Command::Retry => retry(common),
         Command::RunOperation { macro_name, args } => run_operation(common, &macro_name, args.as_deref()),
         Command::Clean => clean(common),
+        Command::Docs { command: super::DocsCommand::Generate } => docs_generate(common),
+        Command::Docs { command: super::DocsCommand::Serve { port } } => docs_serve(common, port),
         Command::Source { command: super::SourceCommand::Freshness { sel, output } } => source_freshness(common, &sel, output.as_deref()),
         Command::Deps { lock, upgrade } => deps(common, lock, upgrade),
     }
@@ -69,6 +71,64 @@ fn resource_types(which: &str) -> Vec<ResourceType> {
         "snapshot" => vec![Snapshot],
         "compile" => vec![Model, Test, Analysis, Snapshot],
         _ => vec![],
+    }
+}
+
+/// `rdbt docs generate`: manifest.json, catalog.json (what the engine holds
+/// for each node and source) and the static site index.html.
+fn docs_generate(common: &Common) -> i32 {
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let out = inv.output.clone();
+    out.info(&format!("Running with rdbt={} (dbt={})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION));
+    out.info(&found_line(&inv));
+    let adapter = match inv.open_adapter() {
+        Ok(a) => a,
+        Err(d) => return fail(&inv, d),
+    };
+    let mut conn = match adapter.connect() {
+        Ok(c) => c,
+        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
+    };
+    inv.write_manifest(&BTreeMap::new());
+    out.info("Building catalog");
+    let meta = inv.meta().generated_now(chrono::Utc::now());
+    let metadata = serde_json::json!({
+        "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
+        "dbt_version": meta.dbt_version,
+        "generated_at": crate::artifacts::iso_timestamp(&meta.generated_at),
+        "invocation_id": meta.invocation_id,
+        "invocation_started_at": crate::artifacts::iso_timestamp(&meta.invocation_started_at),
+        "env": meta.env,
+    });
+    let catalog = crate::artifacts::catalog::catalog_json(&inv.manifest, conn.as_mut(), metadata);
+    let target = inv.config.target_dir();
+    let site = crate::docs::site_html(&crate::docs::site_data(&inv.manifest, &catalog));
+    let written = crate::artifacts::write_json_atomic(&target.join("catalog.json"), &catalog)
+        .and_then(|_| crate::artifacts::write_atomic(&target.join("index.html"), |w| w.write_all(site.as_bytes())));
+    if let Err(e) = written {
+        return fail(&inv, Diagnostic::error("artifacts", format!("cannot write the docs into {}: {e}", target.display())));
+    }
+    out.info(&format!("Catalog written to {}", target.join("catalog.json").display()));
+    EXIT_OK
+}
+
+/// `rdbt docs serve`: the generated site, until the process is stopped.
+fn docs_serve(common: &Common, port: u16) -> i32 {
+    let inv = match load(common, None) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let dir = inv.config.target_dir();
+    if !dir.join("index.html").is_file() {
+        return fail(&inv, Diagnostic::error("docs", format!("{} does not exist: run `rdbt docs generate` first", dir.join("index.html").display())));
+    }
+    let out = inv.output.clone();
+    match crate::docs::serve(&dir, port, |url| out.info(&format!("Serving docs at {url} (Ctrl-C to stop)"))) {
+        Ok(()) => EXIT_OK,
+        Err(e) => fail(&inv, Diagnostic::error("docs", format!("cannot serve on 127.0.0.1:{port}: {e}"))),
     }
 }
 

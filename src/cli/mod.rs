@@ -86,6 +86,17 @@ pub struct RunFlags {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Write target/catalog.json (relations and column types from the engine) and target/index.html.
+    Generate,
+    /// Serve target/index.html on 127.0.0.1 until stopped.
+    Serve {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SourceCommand {
     /// How long ago each source table was last loaded, against its `freshness:` thresholds.
     Freshness {
@@ -181,6 +192,11 @@ pub enum Command {
         /// Keyword arguments as YAML, e.g. '{days: 7}'.
         #[arg(long)]
         args: Option<String>,
+    },
+    /// Documentation: `rdbt docs generate`, `rdbt docs serve`.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
     },
     /// Source commands: `rdbt source freshness`.
     Source {
