@@ -891,12 +891,14 @@ impl<'c> Loader<'c> {
             return Ok(());
         }
         let Some((names, exprs)) = self.select_list(table, overrides) else { return Ok(()) };
+        // No ORDER BY: the staging table holds rows in arrival order and a
+        // plain scan keeps it (DuckDB's preserve_insertion_order), while
+        // sorting a million wide rows would hold them all in memory.
         let sql = format!(
-            "INSERT INTO {} ({names}) SELECT {exprs} FROM {} s {} ORDER BY {}",
+            "INSERT INTO {} ({names}) SELECT {exprs} FROM {} s {}",
             self.final_rel(table).render(),
             self.stage_rel(table).render(),
             cond.map(|c| format!("WHERE {c}")).unwrap_or_default(),
-            q(C_SEQ)
         );
         self.exec(&sql, format!("inserting the load into {table}"))
     }
