@@ -20,5 +20,6 @@ pub mod jinja;
 pub mod loader;
 pub mod manifest;
 pub mod materialize;
+pub mod ml;
 pub mod parser;
 pub mod run;

@@ -1,0 +1,164 @@
+//! ML nodes: datasets from query rows, preprocessing, estimators, metrics,
+//! model files and plots, as plain Rust types. The parser/DAG/runner wire a
+//! node's spec (`spec`) to the rows of its compiled query and call `train`
+//! or `Pipeline::predict`.
+
+pub mod dataset;
+pub mod metrics;
+pub mod model_file;
+pub mod models;
+pub mod plot;
+pub mod preprocess;
+pub mod spec;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use dataset::{from_rows, train_test_split};
+use metrics::Metrics;
+use models::Model;
+use preprocess::Preprocessor;
+use spec::{CheckKind, CheckSeverity, Kind, MlSpec, Transform};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MlError {
+    #[error("{0}")]
+    Spec(#[from] spec::SpecError),
+    /// Bad input data: missing/unknown columns, non-numeric values, no rows.
+    #[error("{0}")]
+    Data(String),
+    /// A saved model does not fit the data or is unreadable.
+    #[error("{0}")]
+    Model(String),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// A fitted pipeline: preprocessing, estimator and target transform, with
+/// the feature schema (names, in order) it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub features: Vec<String>,
+    pub target: String,
+    pub target_transform: Transform,
+    pub preprocessor: Preprocessor,
+    pub model: Model,
+}
+
+impl Pipeline {
+    /// Predictions (on the target's original scale) for query rows holding
+    /// at least the pipeline's features.
+    pub fn predict(&self, columns: &[String], rows: &[Vec<Value>]) -> Result<Vec<f64>, MlError> {
+        let ds = from_rows(columns, rows, &self.features, None)?;
+        self.predict_matrix(&ds.x)
+    }
+
+    pub fn predict_matrix(&self, x: &dataset::Matrix) -> Result<Vec<f64>, MlError> {
+        let xt = self.preprocessor.transform(x)?;
+        Ok(self.model.predict(&xt).into_iter().map(|v| preprocess::inverse(self.target_transform, v)).collect())
+    }
+}
+
+/// One test-set prediction: the row's position in the input rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub row: usize,
+    pub actual: f64,
+    pub predicted: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutput {
+    pub pipeline: Pipeline,
+    /// Metrics on the held-out test rows (original target scale).
+    pub test_metrics: Metrics,
+    pub train_metrics: Metrics,
+    pub test_predictions: Vec<Prediction>,
+    pub n_rows: usize,
+    pub fit_seconds: f64,
+}
+
+/// Trains a `kind: train` spec on query rows: split, fit preprocessing and
+/// estimator on the train rows, evaluate on the test rows.
+pub fn train(spec: &MlSpec, columns: &[String], rows: &[Vec<Value>]) -> Result<TrainOutput, MlError> {
+    let target = match (spec.kind, &spec.target) {
+        (Kind::Train, Some(t)) => t.clone(),
+        _ => return Err(MlError::Data(format!("ML node '{}' is not a train node", spec.name))),
+    };
+    let ds = from_rows(columns, rows, &spec.features, Some(&target))?;
+    let y = ds.y.unwrap_or_default();
+    let (train_idx, test_idx) = train_test_split(ds.x.rows, spec.split.test_size, spec.split.seed)?;
+    let started = std::time::Instant::now();
+    let x_train = ds.x.select_rows(&train_idx);
+    let y_train: Vec<f64> = train_idx.iter().map(|&i| y[i]).collect();
+    let (preprocessor, xt) = Preprocessor::fit_transform(&spec.features, &spec.preprocessing, &x_train)?;
+    let yt = preprocess::transform_target(spec.target_transform, &target, &y_train)?;
+    let model = Model::fit(&spec.estimator, &xt, &yt);
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let pipeline =
+        Pipeline { features: spec.features.clone(), target, target_transform: spec.target_transform, preprocessor, model };
+    let train_pred = pipeline.predict_matrix(&x_train)?;
+    let x_test = ds.x.select_rows(&test_idx);
+    let test_pred = pipeline.predict_matrix(&x_test)?;
+    let y_test: Vec<f64> = test_idx.iter().map(|&i| y[i]).collect();
+    Ok(TrainOutput {
+        test_metrics: metrics::evaluate(&y_test, &test_pred),
+        train_metrics: metrics::evaluate(&y_train, &train_pred),
+        test_predictions: test_idx
+            .iter()
+            .zip(&test_pred)
+            .map(|(&row, &predicted)| Prediction { row, actual: y[row], predicted })
+            .collect(),
+        n_rows: ds.x.rows,
+        pipeline,
+        fit_seconds,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// e.g. `min_rows_100`, `r2_min_0.9`.
+    pub name: String,
+    pub severity: CheckSeverity,
+    pub passed: bool,
+    /// The observed value and the bound, for the run log.
+    pub message: String,
+}
+
+/// Evaluates a spec's checks on the input row count and (for a train node)
+/// the test metrics. Checks that fail with severity error should fail the node.
+pub fn evaluate_checks(spec: &MlSpec, n_rows: usize, test_metrics: Option<&Metrics>) -> Vec<CheckResult> {
+    spec.checks
+        .iter()
+        .map(|c| match &c.kind {
+            CheckKind::MinRows(min) => CheckResult {
+                name: format!("min_rows_{min}"),
+                severity: c.severity,
+                passed: n_rows >= *min,
+                message: format!("{n_rows} rows, at least {min} required"),
+            },
+            CheckKind::Metric { metric, min, max } => {
+                let name = match (min, max) {
+                    (Some(lo), Some(hi)) => format!("{}_between_{lo}_{hi}", metric.name()),
+                    (Some(lo), None) => format!("{}_min_{lo}", metric.name()),
+                    (None, Some(hi)) => format!("{}_max_{hi}", metric.name()),
+                    (None, None) => metric.name().to_string(),
+                };
+                match test_metrics {
+                    None => CheckResult { name, severity: c.severity, passed: false, message: "no metrics".into() },
+                    Some(m) => {
+                        let v = m.get(*metric);
+                        let passed = !v.is_nan() && min.is_none_or(|lo| v >= lo) && max.is_none_or(|hi| v <= hi);
+                        let bound = match (min, max) {
+                            (Some(lo), Some(hi)) => format!("expected between {lo} and {hi}"),
+                            (Some(lo), None) => format!("expected >= {lo}"),
+                            (None, Some(hi)) => format!("expected <= {hi}"),
+                            (None, None) => String::new(),
+                        };
+                        CheckResult { name, severity: c.severity, passed, message: format!("{} = {v:.6}, {bound}", metric.name()) }
+                    }
+                }
+            }
+        })
+        .collect()
+}
