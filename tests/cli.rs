@@ -66,6 +66,10 @@ fn root_project_builds_offline() {
     assert_eq!(activities, 400);
     let loaded: i64 = db.query_row("select count(*) from strava_raw.activities", [], |r| r.get(0)).unwrap();
     assert_eq!(loaded, 400);
+    // The energy model trains on the rides and its plot is written.
+    let r2: f64 = db.query_row("select r2 from main.energy_model__metrics where split = 'test'", [], |r| r.get(0)).unwrap();
+    assert!(r2 > 0.9, "{r2}");
+    assert!(tmp.path().join("target/dbt/ml/energy_model.svg").is_file());
     drop(db);
     let ingest = results.iter().find(|r| r["unique_id"] == "ingest.activities.strava").expect("the ingest node ran");
     assert_eq!(ingest["adapter_response"]["tables"]["activities"], 400, "{ingest:#}");
@@ -622,4 +626,47 @@ fn source_freshness_judges_each_table_and_writes_sources_json() {
     let only_fresh = rdbt_in(p.path(), &["source", "freshness", "--select", "source:s.fresh"]);
     only_fresh.assert_code(0);
     assert!(only_fresh.stdout.contains("1 of 1 PASS freshness of s.fresh"), "{}", only_fresh.stdout);
+}
+
+#[test]
+fn ml_nodes_train_score_and_check_in_the_dag() {
+    let ml = |r2_min: &str, features: &str| {
+        format!(
+            "version: 2\nml:\n  - name: lin\n    kind: train\n    data: \"ref('points')\"\n    target: y\n    features: {features}\n    estimator: {{type: linear_regression}}\n    split: {{test_size: 0.25, seed: 1}}\n    checks:\n      - {{metric: r2, min: {r2_min}, severity: error}}\n  - name: scored\n    kind: predict\n    model: lin\n    data: \"select * from {{{{ ref('points') }}}} where x1 > 5\"\n"
+        )
+    };
+    let p = project(&[("seeds/points.csv", "x1,x2,y\n3.2383,-3.4915,17.6754\n5.3588,-1.3431,19.7312\n0.5800,0.0744,2.6949\n0.6986,-4.0929,11.3063\n4.2452,3.2685,7.2492\n6.2743,4.4771,10.9187\n5.7710,-1.0332,20.4100\n8.5847,-2.1039,30.9573\n1.4426,-3.8221,12.9057\n1.8073,0.8160,4.9615\n6.3891,-1.2760,22.6850\n0.5960,-2.9404,8.6582\n6.8040,-0.7241,22.8081\n4.5318,-2.0023,18.7223\n7.9438,1.9899,20.8563\n5.2520,3.7514,9.3838\n7.2945,-2.1206,27.1743\n4.1812,2.5714,8.3946\n1.5198,-0.1104,5.9243\n7.6457,0.7303,22.5128\n8.7548,-1.8625,30.9441\n5.7990,-0.4379,19.1463\n8.3997,4.4468,17.1596\n0.6067,2.0149,-1.1858\n6.4713,4.9310,10.5877\n3.8579,1.6865,9.1271\n0.2256,-0.3830,2.4676\n0.5895,2.6823,-2.5526\n1.2934,-2.5239,9.7711\n0.8058,-0.5081,4.5619\n5.4944,3.8338,9.8998\n2.7842,-0.8470,10.8656\n3.5877,3.8419,4.1345\n1.7622,-2.6804,11.6324\n2.3334,-0.1504,8.2347\n0.0409,-0.8105,2.7024\n3.6925,0.6634,10.8973\n5.1549,1.1759,14.0684\n6.7620,-4.4601,30.3466\n8.7451,2.9787,21.1752\n3.9238,-1.0102,14.9047\n0.6225,-4.3265,11.6064\n2.0876,-3.3770,13.9992\n0.0023,-3.4874,8.0094\n1.0146,-1.3639,6.9728\n6.1407,-3.5145,26.4836\n2.5226,-1.5261,11.5863\n8.4894,4.9310,16.6446\n4.6599,-0.1617,15.3428\n3.4264,-2.3524,16.0078\n8.2886,-3.3856,32.8799\n5.2826,-3.5340,23.9512\n5.4317,-4.7296,26.4815\n8.6333,1.9620,22.9271\n2.6112,-1.3330,11.5851\n5.3259,2.7905,11.5458\n3.2966,-2.7696,16.5383\n8.5263,3.0608,20.1890\n8.1833,2.3987,20.7701\n3.5556,-4.7102,21.2067\n0.2794,-2.2058,6.2409\n9.5652,-0.5277,30.9042\n9.3702,4.8804,19.4413\n2.2046,-2.7315,13.0504\n1.9671,-2.9563,12.6610\n8.4044,-0.2053,26.4726\n6.5298,2.9964,14.7231\n9.0978,2.8230,22.7219\n7.5014,-0.2197,24.0202\n3.3252,3.0082,5.1180\n9.7166,-1.0416,32.0358\n7.2480,-3.3000,29.4845\n1.2704,-3.4885,11.9379\n1.4617,3.2651,-1.2470\n9.8031,1.5727,27.1894\n1.3098,-4.8576,14.7465\n9.7089,1.4967,26.9035\n4.3381,3.7174,6.5407\n8.2616,-2.8896,31.5629\n2.4054,0.8644,6.5707\n2.5936,-0.8099,10.5498\n3.5378,-0.4184,12.6113\n5.8335,4.0430,10.2182\n5.0165,0.3182,15.5199\n5.2351,-4.8130,26.2719\n0.0393,2.9917,-4.8421\n1.7235,-0.2651,6.6807\n3.2598,0.1835,10.2865\n5.5544,2.8427,12.0785\n2.4849,-2.2308,12.9958\n7.7226,0.0771,23.8572\n9.1249,-0.5675,29.4458\n6.1253,0.0555,19.1116\n4.5235,0.3329,13.8929\n4.7804,4.4150,6.4469\n9.4218,-2.4041,33.8794\n5.5951,4.4327,8.9492\n1.2162,-0.5788,5.7604\n0.7255,-2.5936,8.4970\n7.8394,3.9703,16.6435\n1.5445,2.1612,1.2813\n8.8283,4.6754,18.0871\n2.1959,4.5250,-1.5552\n9.8987,3.3244,24.1162\n1.6147,-0.6848,7.1230\n1.9574,-1.8147,10.4929\n7.2215,-4.8052,32.1733\n0.1808,-1.6850,4.8766\n6.2393,0.1226,19.7392\n7.8836,4.7170,15.3310\n1.0478,-2.3444,9.0005\n2.7045,-3.7044,16.5650\n4.2225,4.1141,5.4718\n1.4937,4.1917,-2.9726\n5.7059,2.0042,14.1386\n6.8821,-0.7468,23.1582\n0.7241,4.3835,-5.7140\n0.8374,3.5623,-3.7468\n0.6662,3.6277,-4.3440\n5.5306,4.2667,9.0846\n"), ("models/ml.yml", &ml("0.99", "[x1, x2]"))]);
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("OK created ml node main.lin"), "{}", out.stdout);
+    let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
+    let r2: f64 = db.query_row("select r2 from main.lin__metrics where split = 'test'", [], |r| r.get(0)).unwrap();
+    assert!(r2 > 0.999, "{r2}");
+    let (n, err): (i64, f64) = db.query_row("select count(*), max(abs(predicted - y)) from main.lin", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(n, 30);
+    assert!(err < 0.5, "{err}");
+    let scored: i64 = db.query_row("select count(*) from main.scored where predicted is not null", [], |r| r.get(0)).unwrap();
+    let above: i64 = db.query_row("select count(*) from main.points where x1 > 5", [], |r| r.get(0)).unwrap();
+    assert_eq!(scored, above);
+    drop(db);
+    for f in ["lin.model.json", "lin.metrics.json", "lin.svg"] {
+        assert!(p.path().join("target/ml").join(f).is_file(), "{f}");
+    }
+    let manifest = read_json(&p.path().join("target/manifest.json"));
+    assert_eq!(manifest["parent_map"]["ml.p.scored"], serde_json::json!(["ml.p.lin", "seed.p.points"]));
+    let model_before = std::fs::read_to_string(p.path().join("target/ml/lin.model.json")).unwrap();
+
+    // An error check that fails: the node fails, its outputs stay as they were, the scorer is skipped.
+    std::fs::write(p.path().join("models/ml.yml"), ml("1.01", "[x1, x2]")).unwrap();
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(1);
+    assert!(out.all_output().contains("check r2_min"), "{}", out.all_output());
+    assert!(out.stdout.contains("SKIP relation main.scored"), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(p.path().join("target/ml/lin.model.json")).unwrap(), model_before);
+
+    // A feature the data does not have is named.
+    std::fs::write(p.path().join("models/ml.yml"), ml("0.9", "[x1, x3]")).unwrap();
+    let out = rdbt_in(p.path(), &["build"]);
+    out.assert_code(1);
+    assert!(out.all_output().contains("x3"), "{}", out.all_output());
 }

@@ -63,13 +63,13 @@ fn fail(inv: &Invocation, d: Diagnostic) -> i32 {
 fn resource_types(which: &str) -> Vec<ResourceType> {
     use ResourceType::*;
     match which {
-        "build" => vec![Ingest, Model, Seed, Snapshot, Test],
+        "build" => vec![Ingest, Model, Seed, Snapshot, Ml, Test],
         "ingest" => vec![Ingest],
         "run" => vec![Model],
         "test" => vec![Test],
         "seed" => vec![Seed],
         "snapshot" => vec![Snapshot],
-        "compile" => vec![Model, Test, Analysis, Snapshot],
+        "compile" => vec![Model, Test, Analysis, Snapshot, Ml],
         _ => vec![],
     }
 }
@@ -216,7 +216,7 @@ fn found_line(inv: &Invocation) -> String {
     let m = &inv.manifest;
     let count = |t: ResourceType| m.nodes.values().filter(|n| n.resource_type == t).count();
     let mut parts = vec![];
-    for (t, w) in [(ResourceType::Model, "model"), (ResourceType::Seed, "seed"), (ResourceType::Test, "data test"), (ResourceType::Snapshot, "snapshot"), (ResourceType::Analysis, "analysis"), (ResourceType::Ingest, "ingest load")] {
+    for (t, w) in [(ResourceType::Model, "model"), (ResourceType::Seed, "seed"), (ResourceType::Test, "data test"), (ResourceType::Snapshot, "snapshot"), (ResourceType::Analysis, "analysis"), (ResourceType::Ingest, "ingest load"), (ResourceType::Ml, "ML node")] {
         let n = count(t);
         if n > 0 {
             parts.push(plural(n, w));

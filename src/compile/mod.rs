@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::jinja::objects::SharedConnection;
 use crate::jinja::{self, Globals, JinjaEnv, NodeCtx, Phase, ResolvedRef, Resolver};
-use crate::manifest::{Manifest, Node, RefCall, ResourceType};
+use crate::manifest::{Manifest, Node, RefCall};
 
 /// A node's SQL after execute-rendering.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ impl ManifestResolver {
     pub fn new(manifest: Arc<Manifest>) -> ManifestResolver {
         let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
         for n in manifest.nodes.values() {
-            if matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
+            if n.resource_type.is_refable() {
                 by_name.entry(n.name.clone()).or_default().push(n.unique_id.clone());
             }
         }

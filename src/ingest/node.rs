@@ -54,7 +54,7 @@ pub fn spec_of(node: &Node, rendered: &Value) -> Result<(IngestSpec, Vec<Diagnos
 
 /// Where `path` (`resources[1].endpoint.paginator.type`) is written: the
 /// last key of the path found after the entry's start, else the entry.
-fn span_of_path(file: &Path, entry: Option<Span>, path: &str) -> Span {
+pub(crate) fn span_of_path(file: &Path, entry: Option<Span>, path: &str) -> Span {
     let start = entry.map_or(0, |s| s.start);
     let fallback = entry.unwrap_or(Span::new(0, 0));
     let Ok(text) = std::fs::read_to_string(file) else { return fallback };

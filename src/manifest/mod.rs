@@ -25,6 +25,8 @@ pub enum ResourceType {
     Group,
     /// A declarative REST API load that feeds a source (rdbt's own kind).
     Ingest,
+    /// An ML train or predict node; its predictions table is ref-able.
+    Ml,
 }
 
 impl ResourceType {
@@ -42,7 +44,13 @@ impl ResourceType {
             ResourceType::Exposure => "exposure",
             ResourceType::Group => "group",
             ResourceType::Ingest => "ingest",
+            ResourceType::Ml => "ml",
         }
+    }
+    /// Nodes `ref()` can name: models, seeds, snapshots and ML nodes (their
+    /// predictions).
+    pub fn is_refable(self) -> bool {
+        matches!(self, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot | ResourceType::Ml)
     }
     pub fn parse(s: &str) -> Option<ResourceType> {
         Some(match s {
@@ -58,6 +66,7 @@ impl ResourceType {
             "exposure" => ResourceType::Exposure,
             "group" => ResourceType::Group,
             "ingest" => ResourceType::Ingest,
+            "ml" => ResourceType::Ml,
             _ => return None,
         })
     }
@@ -273,7 +282,7 @@ impl Node {
     /// that build a relation.
     pub fn relation_name(&self, policy: QuotePolicy) -> Option<String> {
         match self.resource_type {
-            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot if !self.is_ephemeral() => {
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot | ResourceType::Ml if !self.is_ephemeral() => {
                 Some(policy.render(&self.database, &self.schema, &self.alias))
             }
             _ => None,

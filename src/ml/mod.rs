@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod metrics;
 pub mod model_file;
 pub mod models;
+pub mod node;
 pub mod plot;
 pub mod preprocess;
 pub mod spec;

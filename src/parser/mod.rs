@@ -107,6 +107,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     // 4. Sources, ingest loads, generic tests, exposures, groups from YAML.
     p.sources();
     p.ingests();
+    p.ml_nodes();
     p.generic_tests();
     p.exposures_and_groups();
     p.patch_macros();
@@ -622,6 +623,68 @@ impl NodeParser<'_> {
         }
     }
 
+    /// One node per `ml:` entry. Its `raw_code` is the query of its input
+    /// rows (`select * from {{ ref(..) }}` for a `ref`/`source` call, else
+    /// the SQL as written, then the `where:` filter), parse-rendered like a
+    /// model so that its refs become DAG edges; a predict node also depends
+    /// on the train node whose model it uses.
+    fn ml_nodes(&mut self) {
+        for (i, d) in self.props.ml.iter().enumerate() {
+            let spec = match crate::ml::spec::parse_spec(&d.entry, &format!("ml[{i}]")) {
+                Ok(s) => s,
+                Err(e) => {
+                    let span = crate::ingest::node::span_of_path(&d.file, Some(d.span), &e.path);
+                    self.diags.push(Diagnostic::error("ml-spec", format!("ML node '{}': {}: {}", d.name, e.path, e.message)).at(&d.file, span));
+                    continue;
+                }
+            };
+            let uid = format!("{}.{}.{}", ResourceType::Ml.as_str(), d.package, d.name);
+            let data = if looks_like_function(&spec.data) { format!("select * from {{{{ {} }}}}", spec.data) } else { spec.data.clone() };
+            let raw = match &spec.filter {
+                Some(f) => format!("select * from (\n{data}\n) as ml_input\nwhere {f}"),
+                None => data,
+            };
+            let ctx = self.parse_ctx(&d.package);
+            if let Err(e) = self.env.render(&uid, &raw, &ctx) {
+                self.diags.push(Diagnostic::error("jinja", format!("ML node '{}': `data`: {}", d.name, jinja::describe_error(&e))).at(&d.file, d.span));
+                continue;
+            }
+            let rec = ctx.recorded();
+            let dirs: Vec<&str> = d.resource_path.split('/').collect();
+            let mut fqn = vec![d.package.clone()];
+            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+            fqn.push(d.name.clone());
+            let mut refs = rec.refs;
+            if let Some(model) = &spec.model {
+                refs.push(RefCall { name: model.clone(), package: None, version: None });
+            }
+            let node = Node {
+                unique_id: uid,
+                resource_type: ResourceType::Ml,
+                package_name: d.package.clone(),
+                name: d.name.clone(),
+                path: d.resource_path.clone(),
+                original_file_path: d.original_file_path.clone(),
+                file: d.file.clone(),
+                span: Some(d.span),
+                fqn,
+                raw_code: raw,
+                checksum: sha256_hex(&d.entry.to_string()),
+                refs,
+                sources: rec.sources,
+                description: d.description.clone(),
+                unrendered_config: d.config.clone(),
+                ..Node::default()
+            };
+            let mut cfg = Map::new();
+            cfg.insert("materialized".into(), Value::from("ml"));
+            crate::config::tree::merge(&mut cfg, &d.config);
+            // The declaration itself, read back when the node runs.
+            cfg.insert("ml".into(), d.entry.clone());
+            self.finish_node(node, cfg, None);
+        }
+    }
+
     fn generic_tests(&mut self) {
         for t in &self.props.tests {
             let entry = match test_names::parse_test_entry(&t.entry) {
@@ -847,7 +910,7 @@ impl NodeParser<'_> {
     fn resolve_dependencies(&mut self) -> Vec<Diagnostic> {
         let mut by_name: HashMap<&str, Vec<&Node>> = HashMap::new();
         for n in self.manifest.nodes.values() {
-            if matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
+            if n.resource_type.is_refable() {
                 by_name.entry(n.name.as_str()).or_default().push(n);
             }
         }

@@ -119,6 +119,20 @@ pub struct IngestDecl {
     pub entry: Value,
 }
 
+/// An `ml:` entry: a train or predict node (parsed by `crate::ml::spec`).
+#[derive(Debug, Clone)]
+pub struct MlDecl {
+    pub package: String,
+    pub name: String,
+    pub file: PathBuf,
+    pub span: Span,
+    pub resource_path: String,
+    pub original_file_path: String,
+    pub description: String,
+    pub config: Map<String, Value>,
+    pub entry: Value,
+}
+
 /// A `macros:` entry: documentation for a macro.
 #[derive(Debug, Clone)]
 pub struct MacroPatch {
@@ -140,6 +154,7 @@ pub struct Properties {
     pub exposures: Vec<ExposureDecl>,
     pub groups: Vec<GroupDecl>,
     pub ingests: Vec<IngestDecl>,
+    pub ml: Vec<MlDecl>,
 }
 
 impl Properties {
@@ -153,7 +168,7 @@ impl Properties {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "version", "models", "seeds", "snapshots", "analyses", "sources", "macros", "exposures", "groups", "metrics",
-    "semantic_models", "saved_queries", "unit_tests", "data_tests", "ingest",
+    "semantic_models", "saved_queries", "unit_tests", "data_tests", "ingest", "ml",
 ];
 
 fn s(v: Option<&Value>) -> Option<String> {
@@ -341,6 +356,34 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
         }
         if let Some(list) = doc.get("ingest") {
             collect_ingests(&fc, &mut props, list, diags);
+        }
+        if let Some(list) = doc.get("ml") {
+            let key_span = Span::find(&f.text, "ml:", 0).unwrap_or(Span::new(0, 0));
+            match list.as_array() {
+                None => diags.push(Diagnostic::error("yaml-shape", "`ml:` must be a list of ML nodes").at(&f.path, key_span)),
+                Some(items) => {
+                    let mut cursor = key_span.start;
+                    for entry in items {
+                        let Some(name) = s(entry.get("name")) else {
+                            diags.push(Diagnostic::error("yaml-shape", "an entry under `ml:` has no `name`").at(&f.path, Span::new(cursor, cursor)));
+                            continue;
+                        };
+                        let span = fc.span_of("name", &name, cursor);
+                        cursor = span.end;
+                        props.ml.push(MlDecl {
+                            package: f.package.clone(),
+                            name,
+                            file: f.path.clone(),
+                            span,
+                            resource_path: f.resource_path.clone(),
+                            original_file_path: f.original_file_path.clone(),
+                            description: s(entry.get("description")).unwrap_or_default(),
+                            config: obj(entry.get("config")),
+                            entry: entry.clone(),
+                        });
+                    }
+                }
+            }
         }
         if let Some(list) = doc.get("groups").and_then(Value::as_array) {
             for g in list {

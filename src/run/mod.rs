@@ -340,6 +340,80 @@ fn run_ingest(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedCon
     }
 }
 
+/// An ML node: compile its input query like a model, then train or score
+/// (`crate::ml::node`). Failed `error` checks fail the node and leave the
+/// previous outputs; failed `warn` checks are printed.
+fn run_ml(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Done {
+    let started = Instant::now();
+    let t0 = Utc::now();
+    let spec = crate::ml::spec::parse_spec(node.config.get("ml").unwrap_or(&Value::Null), "ml")
+        .map_err(|e| Diagnostic::error("ml-spec", format!("ML node '{}': {e}", node.name)).at(&node.file, node.span.unwrap_or(crate::diag::Span::new(0, 0))));
+    let compiled = spec.and_then(|spec| rt.compiler.compile(node, false, Some(conn.clone())).map(|c| (spec, c)));
+    let t1 = Utc::now();
+    let mut timing = vec![TimingInfo { name: "compile".into(), started_at: t0, completed_at: t1 }];
+    let relation_name = node.relation_name(rt.manifest.quoting);
+    let done = |status: RunStatus, message: Option<String>, resp: Map<String, Value>, timing: Vec<TimingInfo>, compiled: Option<CompiledNode>| Done {
+        result: RunResult {
+            unique_id: node.unique_id.clone(),
+            status,
+            timing,
+            thread_id: thread_id.to_string(),
+            execution_time: started.elapsed().as_secs_f64(),
+            adapter_response: resp,
+            message,
+            failures: None,
+            compiled_code: compiled.as_ref().map(|c| c.compiled_sql.clone()),
+            relation_name: relation_name.clone(),
+        },
+        compiled,
+        info: None,
+    };
+    let (spec, compiled) = match compiled {
+        Ok(x) => x,
+        Err(d) => {
+            rt.output.diagnostic(&d);
+            return done(RunStatus::Error, Some(d.message), Map::new(), timing, None);
+        }
+    };
+    if opts.compile_only {
+        return done(RunStatus::Compiled, None, Map::new(), timing, Some(compiled));
+    }
+    let ml_dir = rt.target_dir.join("ml");
+    let outcome = match conn.lock() {
+        Ok(mut c) => crate::ml::node::run(c.as_mut(), &spec, &compiled.compiled_sql, &Compiler::relation_of(node), &ml_dir),
+        Err(_) => Err(Diagnostic::error("ml", "connection lock poisoned")),
+    };
+    timing.push(TimingInfo { name: "execute".into(), started_at: t1, completed_at: Utc::now() });
+    match outcome {
+        Ok(o) => {
+            for c in o.failed_checks(crate::ml::spec::CheckSeverity::Warn) {
+                rt.output.warn(&format!("ML node '{}': check {} failed: {}", node.name, c.name, c.message));
+            }
+            let mut resp = Map::new();
+            resp.insert("_message".into(), Value::from(o.message()));
+            resp.insert("rows".into(), Value::from(o.rows));
+            if let Some(m) = &o.metrics {
+                resp.insert("metrics".into(), serde_json::json!({"r2": m.r2, "mse": m.mse, "rmse": m.rmse, "mae": m.mae, "n_test": m.n}));
+            }
+            resp.insert("checks".into(), serde_json::to_value(&o.checks).unwrap_or(Value::Null));
+            resp.insert("files".into(), Value::from(o.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()));
+            let failed = o.failed_checks(crate::ml::spec::CheckSeverity::Error);
+            if failed.is_empty() {
+                done(RunStatus::Success, Some(o.message()), resp, timing, Some(compiled))
+            } else {
+                let why: Vec<String> = failed.iter().map(|c| format!("check {} failed: {}", c.name, c.message)).collect();
+                let msg = format!("ML node '{}': {} (outputs left as they were)", node.name, why.join("; "));
+                rt.output.diagnostic(&Diagnostic::error("ml-check", msg.clone()).at(&node.file, node.span.unwrap_or(crate::diag::Span::new(0, 0))));
+                done(RunStatus::Error, Some(msg), resp, timing, Some(compiled))
+            }
+        }
+        Err(d) => {
+            rt.output.diagnostic(&d);
+            done(RunStatus::Error, Some(d.message), Map::new(), timing, Some(compiled))
+        }
+    }
+}
+
 fn skip_result(id: &str, deps: &[String], results: &[RunResult]) -> RunResult {
     let cause = deps.iter().find(|d| results.iter().any(|r| &r.unique_id == *d && !matches!(r.status, RunStatus::Success | RunStatus::Pass | RunStatus::Warn)));
     RunResult {
@@ -380,6 +454,9 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
     let node = &rt.manifest.nodes[&task.unique_id];
     if node.resource_type == ResourceType::Ingest {
         return run_ingest(rt, node, conn, thread_id, opts);
+    }
+    if node.resource_type == ResourceType::Ml {
+        return run_ml(rt, node, conn, thread_id, opts);
     }
     let started = Instant::now();
     let compile_start = Utc::now();

@@ -34,6 +34,7 @@ pub fn describe(node: &Node) -> String {
         ResourceType::Model => format!("sql {} model {rel}", node.config.materialized()),
         ResourceType::Seed => format!("seed file {rel}"),
         ResourceType::Snapshot => format!("snapshot {rel}"),
+        ResourceType::Ml => format!("ml node {rel}"),
         ResourceType::Test => format!("test {}", node.name),
         other => format!("{} {}", other.as_str(), node.name),
     }
