@@ -195,3 +195,25 @@ fn checks_and_plot() {
     assert_eq!(svg.matches("<circle").count(), 40);
     assert!(svg.contains(&format!("R² = {:.4}", out.test_metrics.r2)));
 }
+
+#[test]
+fn relations_for_the_integrator() {
+    let (cols, rows) = synthetic(100, 6);
+    let s = spec(json!({"name": "m", "data": "x", "target": "y", "features": ["x1", "x2"]}));
+    let out = train(&s, &cols, &rows).unwrap();
+    let (mcols, mrows) = out.metrics_table("m");
+    assert_eq!(mcols, names(&["node", "split", "n_rows", "r2", "mse", "rmse", "mae"]));
+    assert_eq!(mrows[1][..3], [json!("m"), json!("test"), json!(20)]);
+    assert_eq!(mrows[1][3].as_f64(), Some(out.test_metrics.r2));
+    assert_eq!(mrows[0][2], json!(80));
+    let preds = out.test_predictions.iter().map(|p| (p.row, p.predicted));
+    let (pcols, prows) = rdbt::ml::append_predictions(&cols, &rows, preds, "prediction").unwrap();
+    assert_eq!(pcols.last().map(String::as_str), Some("prediction"));
+    assert_eq!(prows.len(), 20);
+    let first = out.test_predictions[0];
+    assert_eq!(prows[0][..6], rows[first.row][..]);
+    assert_eq!(prows[0][6].as_f64(), Some(first.predicted));
+    assert!(rdbt::ml::append_predictions(&cols, &rows, [], "X1").is_err());
+    let d = rdbt::ml::MlError::Data("bad".into()).to_diagnostic("m");
+    assert_eq!((d.code, d.message.as_str()), ("ml-data", "ML node 'm': bad"));
+}

@@ -14,6 +14,8 @@ pub mod spec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::diag::Diagnostic;
+
 use dataset::{from_rows, train_test_split};
 use metrics::Metrics;
 use models::Model;
@@ -113,6 +115,71 @@ pub fn train(spec: &MlSpec, columns: &[String], rows: &[Vec<Value>]) -> Result<T
         pipeline,
         fit_seconds,
     })
+}
+
+impl MlError {
+    /// Stable diagnostic code of each kind of error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MlError::Spec(_) => "ml-spec",
+            MlError::Data(_) => "ml-data",
+            MlError::Model(_) => "ml-model",
+            MlError::Io { .. } => "ml-io",
+        }
+    }
+
+    /// A diagnostic (error) about ML node `node`; user-input errors, so the
+    /// CLI exits with code 2. Spec errors with a file position are built with
+    /// `SpecError::to_diagnostic` instead.
+    pub fn to_diagnostic(&self, node: &str) -> Diagnostic {
+        Diagnostic::error(self.code(), format!("ML node '{node}': {self}"))
+    }
+}
+
+impl TrainOutput {
+    /// The metrics relation: one row per split (`train`, `test`) with the
+    /// row count and r2, mse, rmse, mae on the target's original scale.
+    pub fn metrics_table(&self, node: &str) -> (Vec<String>, Vec<Vec<Value>>) {
+        let columns = ["node", "split", "n_rows", "r2", "mse", "rmse", "mae"].map(String::from).to_vec();
+        let row = |split: &str, m: &Metrics| {
+            vec![
+                Value::from(node),
+                Value::from(split),
+                Value::from(m.n as u64),
+                number(m.r2),
+                number(m.mse),
+                number(m.rmse),
+                number(m.mae),
+            ]
+        };
+        (columns, vec![row("train", &self.train_metrics), row("test", &self.test_metrics)])
+    }
+}
+
+/// A float as JSON; non-finite values (which JSON cannot hold) become null.
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+/// Input rows with a prediction column appended, for the predictions
+/// relation: `preds` pairs a row index of `rows` with its prediction (the
+/// test rows of a train node, or every row of a predict node).
+pub fn append_predictions(
+    columns: &[String],
+    rows: &[Vec<Value>],
+    preds: impl IntoIterator<Item = (usize, f64)>,
+    column: &str,
+) -> Result<(Vec<String>, Vec<Vec<Value>>), MlError> {
+    if columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
+        return Err(MlError::Data(format!("the data already has a column named '{column}' for the predictions")));
+    }
+    let mut out_cols = columns.to_vec();
+    out_cols.push(column.to_string());
+    let out_rows = preds
+        .into_iter()
+        .filter_map(|(i, p)| rows.get(i).map(|r| r.iter().cloned().chain([number(p)]).collect()))
+        .collect();
+    Ok((out_cols, out_rows))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
