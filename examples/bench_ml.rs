@@ -82,12 +82,16 @@ fn main() {
         let t = Instant::now();
         let pred = out.pipeline.predict(&columns, &rows).expect("predict");
         let predict = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let model_json = rdbt::ml::model_file::to_json("energy_model", &out.pipeline).expect("model file");
+        let save = t.elapsed().as_secs_f64();
         println!(
-            "rdbt    rows={n:>7} trees={trees} fit={:.2}s predict_all={predict:.2}s ({} rows) train+eval={total:.2}s test_r2={:.4} test_rmse={:.2}",
+            "rdbt    rows={n:>7} trees={trees} fit={:.2}s predict_all={predict:.2}s ({} rows) train+eval={total:.2}s test_r2={:.4} test_rmse={:.2} model_file={:.1}MB ({save:.2}s)",
             out.fit_seconds,
             pred.len(),
             out.test_metrics.r2,
-            out.test_metrics.rmse
+            out.test_metrics.rmse,
+            model_json.len() as f64 / 1e6
         );
         if sklearn {
             run_sklearn(&columns, &rows, trees);

@@ -239,6 +239,8 @@ pub struct MlSpec {
     /// `ref('...')`/`source(...)` call or SQL text, kept verbatim for the
     /// integrator to compile.
     pub data: String,
+    /// The `where` key: a SQL condition on the data's rows (the integrator
+    /// wraps the query, e.g. `select * from (<data>) where <filter>`).
     pub filter: Option<String>,
     /// Train only (a predict node reads it from the saved model).
     pub target: Option<String>,
