@@ -106,9 +106,33 @@ const LEAF: u32 = u32::MAX;
 /// `value` then being its prediction; otherwise rows with
 /// x[feature] <= value go to `left` and the others to `left + 1` (children
 /// are allocated in pairs). 16 bytes, so a traversal touches one cache line
-/// per level; serialised as a 3-element array to keep model files small.
+/// per level. Serialised compactly, as most nodes of a deep tree are
+/// leaves: a leaf as its value, a split as `[feature, left, threshold]`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(into = "NodeRepr", from = "NodeRepr")]
 pub struct Node(pub u32, pub u32, pub f64);
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(untagged)]
+enum NodeRepr {
+    Leaf(f64),
+    Split(u32, u32, f64),
+}
+
+impl From<Node> for NodeRepr {
+    fn from(n: Node) -> NodeRepr {
+        if n.0 == LEAF { NodeRepr::Leaf(n.2) } else { NodeRepr::Split(n.0, n.1, n.2) }
+    }
+}
+
+impl From<NodeRepr> for Node {
+    fn from(r: NodeRepr) -> Node {
+        match r {
+            NodeRepr::Leaf(v) => Node(LEAF, 0, v),
+            NodeRepr::Split(f, l, t) => Node(f, l, t),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -444,6 +468,9 @@ mod tests {
         assert_eq!(t.nodes[0].2, 6.5, "midpoint threshold");
         assert_eq!(t.predict_row(&[0.0]), 5.0);
         assert_eq!(t.predict_row(&[100.0]), 9.0);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#"{"nodes":[[0,1,6.5],5.0,9.0]}"#);
+        assert_eq!(serde_json::from_str::<Tree>(&json).unwrap(), t);
     }
 
     #[test]
