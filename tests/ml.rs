@@ -195,3 +195,66 @@ fn checks_and_plot() {
     assert_eq!(svg.matches("<circle").count(), 40);
     assert!(svg.contains(&format!("R² = {:.4}", out.test_metrics.r2)));
 }
+
+#[test]
+fn relations_for_the_integrator() {
+    let (cols, rows) = synthetic(100, 6);
+    let s = spec(json!({"name": "m", "data": "x", "target": "y", "features": ["x1", "x2"]}));
+    let out = train(&s, &cols, &rows).unwrap();
+    let (mcols, mrows) = out.metrics_table("m");
+    assert_eq!(mcols, names(&["node", "split", "n_rows", "r2", "mse", "rmse", "mae"]));
+    assert_eq!(mrows[1][..3], [json!("m"), json!("test"), json!(20)]);
+    assert_eq!(mrows[1][3].as_f64(), Some(out.test_metrics.r2));
+    assert_eq!(mrows[0][2], json!(80));
+    let preds = out.test_predictions.iter().map(|p| (p.row, p.predicted));
+    let (pcols, prows) = rdbt::ml::append_predictions(&cols, &rows, preds, "prediction").unwrap();
+    assert_eq!(pcols.last().map(String::as_str), Some("prediction"));
+    assert_eq!(prows.len(), 20);
+    let first = out.test_predictions[0];
+    assert_eq!(prows[0][..6], rows[first.row][..]);
+    assert_eq!(prows[0][6].as_f64(), Some(first.predicted));
+    assert!(rdbt::ml::append_predictions(&cols, &rows, [], "X1").is_err());
+    let d = rdbt::ml::MlError::Data("bad".into()).to_diagnostic("m");
+    assert_eq!((d.code, d.message.as_str()), ("ml-data", "ML node 'm': bad"));
+}
+
+#[test]
+fn train_and_predict_nodes_write_files_only_when_they_pass() {
+    let (cols, rows) = synthetic(200, 7);
+    let target = tempfile::tempdir().unwrap();
+    let ok = spec(json!({"name": "m", "data": "x", "target": "y", "features": ["x1", "x2"],
+                         "checks": [{"min_rows": 10}, {"metric": "r2", "min": 0.9}]}));
+    let node = rdbt::ml::run_train_node(&ok, &cols, &rows, target.path()).unwrap();
+    assert!(node.passed, "{:?}", node.checks);
+    assert!(std::fs::read_to_string(&node.plot_path).unwrap().starts_with("<svg"));
+    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(&node.metrics_path).unwrap()).unwrap();
+    assert_eq!(metrics["test"]["n"], json!(40));
+    assert_eq!(metrics["checks"][1]["passed"], json!(true));
+    let model_before = std::fs::read(&node.model_path).unwrap();
+
+    // An error check failing, or bad input: the saved files stay as they were.
+    let mut strict = ok.clone();
+    strict.checks = parse_spec(&json!({"name": "m", "data": "x", "target": "y", "features": ["x1"],
+                                       "checks": [{"metric": "r2", "min": 0.999999}]}), "ml[0]").unwrap().checks;
+    strict.features = names(&["x2"]);
+    strict.preprocessing = vec![Default::default()];
+    let failed = rdbt::ml::run_train_node(&strict, &cols, &rows, target.path()).unwrap();
+    assert!(!failed.passed);
+    assert_eq!(std::fs::read(&node.model_path).unwrap(), model_before);
+    assert!(rdbt::ml::run_train_node(&ok, &cols, &[], target.path()).is_err());
+    assert_eq!(std::fs::read(&node.model_path).unwrap(), model_before);
+
+    let p = spec(json!({"name": "scores", "kind": "predict", "model": "m", "data": "x", "checks": [{"min_rows": 1000, "severity": "warn"}]}));
+    let ((pcols, prows), checks) = rdbt::ml::run_predict_node(&p, &cols, &rows, target.path()).unwrap();
+    assert_eq!(pcols.len(), cols.len() + 1);
+    assert_eq!(prows.len(), 200);
+    let direct = node.output.pipeline.predict(&cols, &rows[..1]).unwrap()[0];
+    assert!((prows[0][6].as_f64().unwrap() - direct).abs() < 1e-9);
+    assert!(!checks[0].passed && checks[0].severity == CheckSeverity::Warn);
+    let e = rdbt::ml::run_predict_node(&p, &names(&["x1", "y"]), &[vec![json!(1), json!(2)]], target.path()).unwrap_err();
+    assert!(e.to_string().contains("missing feature(s) x2"), "{e}");
+    let mut other = p.clone();
+    other.model = Some("nope".into());
+    let e = rdbt::ml::run_predict_node(&other, &cols, &rows, target.path()).unwrap_err();
+    assert!(e.to_string().contains("no saved model for 'nope'"), "{e}");
+}

@@ -138,4 +138,10 @@ mod tests {
         assert!(svg.contains("stroke-dasharray"));
         assert!(svg.contains("actual kj") && svg.contains("predicted kj"));
     }
+
+    #[test]
+    fn svg_snapshot() {
+        let svg = scatter_svg("energy_model", "kilojoules", &[100.0, 250.0, 400.0, 900.0], &[120.0, 240.0, 430.0, 850.0], 0.98);
+        insta::assert_snapshot!(svg);
+    }
 }

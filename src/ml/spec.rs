@@ -45,9 +45,14 @@
 //! `gradient_boosting` takes `n_trees` (default 100), `learning_rate` (0.1),
 //! `max_depth` (3), `min_samples_leaf` (1), `subsample` (1.0), `seed` (0).
 
+use std::path::Path;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::config::yaml::find_entry;
+use crate::diag::{Diagnostic, Span};
 
 /// A spec error at a path inside the `ml:` list, e.g. `ml[0].estimator.type`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,6 +60,20 @@ use serde_json::Value;
 pub struct SpecError {
     pub path: String,
     pub message: String,
+}
+
+impl SpecError {
+    /// A diagnostic at the offending key of the properties file `file`
+    /// (text `text`): best effort, as JSON values carry no positions — the
+    /// `name: <node>` entry is found, then the path's last key after it.
+    pub fn to_diagnostic(&self, file: &Path, text: &str, node: Option<&str>) -> Diagnostic {
+        let d = Diagnostic::error("ml-spec", format!("invalid ML node: {self}")).in_file(file);
+        let Some(start) = node.and_then(|n| find_entry(text, "name", n)) else { return d };
+        let last = self.path.rsplit('.').next().unwrap_or("");
+        let key = last.split('[').next().unwrap_or(last);
+        let span = Span::find(text, &format!("{key}:"), start.start).unwrap_or(start);
+        d.with_span(Some(span))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +239,8 @@ pub struct MlSpec {
     /// `ref('...')`/`source(...)` call or SQL text, kept verbatim for the
     /// integrator to compile.
     pub data: String,
+    /// The `where` key: a SQL condition on the data's rows (the integrator
+    /// wraps the query, e.g. `select * from (<data>) where <filter>`).
     pub filter: Option<String>,
     /// Train only (a predict node reads it from the saved model).
     pub target: Option<String>,
@@ -669,5 +690,20 @@ mod tests {
         assert!(e.message.contains("duplicate"), "{e}");
         let e = error_of(|v| v[0]["checks"][1]["metric"] = json!("auc"));
         assert_eq!(e.path, "ml[0].checks[1].metric");
+    }
+
+    #[test]
+    fn diagnostic_points_at_the_key() {
+        let text = "ml:\n  - name: other\n    estimator: {type: svm}\n  - name: m\n    estimator:\n      type: svm\n";
+        let v = crate::config::yaml::parse(text, Path::new("p.yml")).unwrap();
+        let e = parse_specs(&v["ml"], "ml").unwrap_err();
+        // The first node lacks data; point at its name entry region.
+        let d = e.to_diagnostic(Path::new("p.yml"), text, Some("other"));
+        assert_eq!(d.code, "ml-spec");
+        let e = SpecError { path: "ml[1].estimator.type".into(), message: "unknown value 'svm'".into() };
+        let d = e.to_diagnostic(Path::new("p.yml"), text, Some("m"));
+        let span = d.span.unwrap();
+        assert_eq!(Diagnostic::line_col(text, span.start), (6, 7));
+        assert!(d.render_with_source(None, Some(text)).contains("p.yml:6:7"), "{}", d.render_with_source(None, Some(text)));
     }
 }
