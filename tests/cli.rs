@@ -69,7 +69,7 @@ fn root_project_builds_offline() {
     // The energy model trains on the rides and its plot is written.
     let r2: f64 = db.query_row("select r2 from main.energy_model__metrics where split = 'test'", [], |r| r.get(0)).unwrap();
     assert!(r2 > 0.9, "{r2}");
-    assert!(tmp.path().join("target/dbt/ml/energy_model.svg").is_file());
+    assert!(tmp.path().join("target/dbt/ml/energy_model/plot.svg").is_file());
     drop(db);
     let ingest = results.iter().find(|r| r["unique_id"] == "ingest.activities.strava").expect("the ingest node ran");
     assert_eq!(ingest["adapter_response"]["tables"]["activities"], 400, "{ingest:#}");
@@ -642,19 +642,19 @@ fn ml_nodes_train_score_and_check_in_the_dag() {
     let db = duckdb::Connection::open(p.path().join("target/p.duckdb")).unwrap();
     let r2: f64 = db.query_row("select r2 from main.lin__metrics where split = 'test'", [], |r| r.get(0)).unwrap();
     assert!(r2 > 0.999, "{r2}");
-    let (n, err): (i64, f64) = db.query_row("select count(*), max(abs(predicted - y)) from main.lin", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (n, err): (i64, f64) = db.query_row("select count(*), max(abs(prediction - y)) from main.lin", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!(n, 30);
     assert!(err < 0.5, "{err}");
-    let scored: i64 = db.query_row("select count(*) from main.scored where predicted is not null", [], |r| r.get(0)).unwrap();
+    let scored: i64 = db.query_row("select count(*) from main.scored where prediction is not null", [], |r| r.get(0)).unwrap();
     let above: i64 = db.query_row("select count(*) from main.points where x1 > 5", [], |r| r.get(0)).unwrap();
     assert_eq!(scored, above);
     drop(db);
-    for f in ["lin.model.json", "lin.metrics.json", "lin.svg"] {
-        assert!(p.path().join("target/ml").join(f).is_file(), "{f}");
+    for f in ["model.json", "metrics.json", "plot.svg"] {
+        assert!(p.path().join("target/ml/lin").join(f).is_file(), "{f}");
     }
     let manifest = read_json(&p.path().join("target/manifest.json"));
     assert_eq!(manifest["parent_map"]["ml.p.scored"], serde_json::json!(["ml.p.lin", "seed.p.points"]));
-    let model_before = std::fs::read_to_string(p.path().join("target/ml/lin.model.json")).unwrap();
+    let model_before = std::fs::read_to_string(p.path().join("target/ml/lin/model.json")).unwrap();
 
     // An error check that fails: the node fails, its outputs stay as they were, the scorer is skipped.
     std::fs::write(p.path().join("models/ml.yml"), ml("1.01", "[x1, x2]")).unwrap();
@@ -662,7 +662,7 @@ fn ml_nodes_train_score_and_check_in_the_dag() {
     out.assert_code(1);
     assert!(out.all_output().contains("check r2_min"), "{}", out.all_output());
     assert!(out.stdout.contains("SKIP relation main.scored"), "{}", out.stdout);
-    assert_eq!(std::fs::read_to_string(p.path().join("target/ml/lin.model.json")).unwrap(), model_before);
+    assert_eq!(std::fs::read_to_string(p.path().join("target/ml/lin/model.json")).unwrap(), model_before);
 
     // A feature the data does not have is named.
     std::fs::write(p.path().join("models/ml.yml"), ml("0.9", "[x1, x3]")).unwrap();

@@ -378,9 +378,8 @@ fn run_ml(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnect
     if opts.compile_only {
         return done(RunStatus::Compiled, None, Map::new(), timing, Some(compiled));
     }
-    let ml_dir = rt.target_dir.join("ml");
     let outcome = match conn.lock() {
-        Ok(mut c) => crate::ml::node::run(c.as_mut(), &spec, &compiled.compiled_sql, &Compiler::relation_of(node), &ml_dir),
+        Ok(mut c) => crate::ml::node::run(c.as_mut(), &spec, &compiled.compiled_sql, &Compiler::relation_of(node), &rt.target_dir),
         Err(_) => Err(Diagnostic::error("ml", "connection lock poisoned")),
     };
     timing.push(TimingInfo { name: "execute".into(), started_at: t1, completed_at: Utc::now() });
