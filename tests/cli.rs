@@ -664,9 +664,9 @@ fn ml_nodes_train_score_and_check_in_the_dag() {
     assert!(out.stdout.contains("SKIP relation main.scored"), "{}", out.stdout);
     assert_eq!(std::fs::read_to_string(p.path().join("target/ml/lin/model.json")).unwrap(), model_before);
 
-    // A feature the data does not have is named.
+    // A feature the data does not have is bad input: named, exit 2.
     std::fs::write(p.path().join("models/ml.yml"), ml("0.9", "[x1, x3]")).unwrap();
     let out = rdbt_in(p.path(), &["build"]);
-    out.assert_code(1);
+    out.assert_code(2);
     assert!(out.all_output().contains("x3"), "{}", out.all_output());
 }

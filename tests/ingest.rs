@@ -141,3 +141,18 @@ fn selection_reaches_ingest_through_the_source() {
     by_type.assert_code(0);
     assert!(by_type.stdout.contains("strava_api"), "{}", by_type.stdout);
 }
+
+#[test]
+fn a_response_that_does_not_match_the_declaration_is_bad_input() {
+    // The API answers 200 with a list; a `data_selector` of `data` finds nothing.
+    let p = copy_fixture("ingest_strava");
+    let yaml = std::fs::read_to_string(p.path("models/strava.yml")).unwrap();
+    p.write("models/strava.yml", &yaml.replace("          path: athlete/activities\n", "          path: athlete/activities\n          data_selector: data\n"));
+    let server = Server::start(Dataset { activities: 10, ..Dataset::default() }, 0).unwrap();
+    let out = rdbt_in_env(&p.dir, &["build"], &env(&server.url(), SECRET));
+    drop(server);
+    out.assert_code(2);
+    assert!(out.all_output().contains("error[ingest-input]") && out.all_output().contains("page 0"), "{}", out.all_output());
+    let c = db(&p);
+    assert_eq!(count(&c, "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'activities'"), 0);
+}

@@ -320,7 +320,7 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
         Err(d) => return fail(&inv, d),
     };
     let compiler = inv.compiler(which, Some(adapter.clone()), &plan);
-    let rt = Runtime { manifest: inv.manifest.clone(), compiler, adapter, target_dir: inv.config.target_dir(), output: out.clone() };
+    let rt = Runtime { manifest: inv.manifest.clone(), compiler, adapter, target_dir: inv.config.target_dir(), output: out.clone(), bad_input: Default::default() };
     let opts = RunOptions {
         which: which.to_string(),
         threads,
@@ -380,7 +380,14 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
             println!("{code}");
         }
     }
-    let code = if results.iter().any(|r| r.status.is_failure()) { EXIT_FAILURE } else { EXIT_OK };
+    let bad_input = rt.bad_input.lock().map(|v| !v.is_empty()).unwrap_or(false);
+    let code = if bad_input {
+        EXIT_ERROR
+    } else if results.iter().any(|r| r.status.is_failure()) {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    };
     // The process exits next: skip freeing the manifest and environment.
     std::mem::forget(rt);
     std::mem::forget(inv);

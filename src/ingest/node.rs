@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::fetch::{self, FetchOptions, RunError};
+use super::fetch::{self, FetchError, FetchOptions, RunError};
 use super::load::{self, LoadSummary, Loader};
 use super::spec::{IngestSpec, SpecError, parse_spec};
 use super::{Page, ResourceLoad};
@@ -146,18 +146,25 @@ pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema:
         drop(rx);
         (fetcher.join(), load_error)
     });
-    // A loader error comes first: the fetch's own error is then only its consequence.
+    // A loader error comes first: the fetch's own error is then only its
+    // consequence. Data that breaks a frozen schema contract and a 2xx
+    // response that is not what the declaration describes (not JSON, no
+    // `data_selector` match) are bad input (`ingest-input`, exit 2);
+    // unreachable or failing servers are node errors.
     let outcome = match (fetched, load_error) {
-        (_, Some(e)) => Err(format!("ingest '{}': {e}", spec.name)),
+        (_, Some(e)) => Err((if matches!(e, load::LoadError::Contract(..)) { "ingest-input" } else { "ingest" }, format!("ingest '{}': {e}", spec.name))),
         (Ok(Ok(o)), None) => Ok(o),
-        (Ok(Err(RunError::Fetch(f))), None) => Err(f.to_string()),
-        (Ok(Err(RunError::Sink(()))) | Err(_), None) => Err(format!("ingest '{}': fetching stopped unexpectedly", spec.name)),
+        (Ok(Err(RunError::Fetch(f))), None) => {
+            let malformed = matches!(&f, FetchError::Request { status: Some(s), .. } if (200..300).contains(s));
+            Err((if malformed { "ingest-input" } else { "ingest" }, f.to_string()))
+        }
+        (Ok(Err(RunError::Sink(()))) | Err(_), None) => Err(("ingest", format!("ingest '{}': fetching stopped unexpectedly", spec.name))),
     };
     let outcome = match outcome {
         Ok(o) => o,
-        Err(msg) => {
+        Err((code, msg)) => {
             loader.abort();
-            return Err(err(msg));
+            return Err(Diagnostic::error(code, msg));
         }
     };
     let summary = loader.commit(&outcome.states).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;

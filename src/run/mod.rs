@@ -46,6 +46,21 @@ pub struct Runtime {
     pub adapter: Arc<dyn Adapter>,
     pub target_dir: std::path::PathBuf,
     pub output: Arc<Output>,
+    /// Nodes that failed on malformed input (an API response, ML data that
+    /// does not fit the declaration): the command exits 2 for them, as for
+    /// any other bad input, rather than 1.
+    pub bad_input: Mutex<Vec<String>>,
+}
+
+impl Runtime {
+    fn record_bad_input(&self, d: &Diagnostic, node: &Node) {
+        let bad = matches!(d.code, "ml-spec" | "ml-data" | "ml-model" | "ingest-input");
+        if bad {
+            if let Ok(mut v) = self.bad_input.lock() {
+                v.push(node.unique_id.clone());
+            }
+        }
+    }
 }
 
 struct Task {
@@ -335,6 +350,7 @@ fn run_ingest(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedCon
         }
         Err(d) => {
             rt.output.diagnostic(&d);
+            rt.record_bad_input(&d, node);
             result(RunStatus::Error, Some(crate::diag::scrub_secrets(&d.message).into_owned()), Map::new(), timing)
         }
     }
@@ -408,6 +424,7 @@ fn run_ml(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnect
         }
         Err(d) => {
             rt.output.diagnostic(&d);
+            rt.record_bad_input(&d, node);
             done(RunStatus::Error, Some(d.message), Map::new(), timing, Some(compiled))
         }
     }
