@@ -473,3 +473,29 @@ fn lock_of_dbt_1_7_without_names_is_reused() {
     assert_eq!(read(&p.join("package-lock.yml")), old);
     assert!(p.join("dbt_packages/local_pkg/dbt_project.yml").is_file());
 }
+
+#[test]
+fn deps_works_when_the_project_config_uses_target() {
+    // `deps` reads no profile (as dbt), so a `target` in dbt_project.yml's
+    // config trees must not stop it; `build` then renders it with the target.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let pkg = p.join("local_pkg");
+    std::fs::create_dir_all(pkg.join("macros")).unwrap();
+    std::fs::write(pkg.join("dbt_project.yml"), "name: local_pkg\nversion: '1.0'\n").unwrap();
+    std::fs::write(pkg.join("macros/m.sql"), "{% macro forty_two() %}42{% endmacro %}").unwrap();
+    let proj = p.join("proj");
+    std::fs::create_dir_all(proj.join("models")).unwrap();
+    std::fs::write(
+        proj.join("dbt_project.yml"),
+        "name: proj\nprofile: proj\nmodels:\n  proj:\n    +materialized: \"{{ 'table' if target.name == 'dev' else 'view' }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(proj.join("profiles.yml"), "proj:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/p.duckdb\n").unwrap();
+    std::fs::write(proj.join("packages.yml"), "packages:\n  - local: ../local_pkg\n").unwrap();
+    std::fs::write(proj.join("models/a.sql"), "select {{ local_pkg.forty_two() }} as x").unwrap();
+    rdbt(&proj, &["deps"], &[]).assert_code(0);
+    let out = rdbt(&proj, &["build"], &[]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("sql table model main.a"), "{}", out.stdout);
+}

@@ -314,8 +314,12 @@ pub fn load_project_in(dir: &Path, cli_vars: &Map<String, Value>, target: Option
     let raw = yaml::parse_mapping(&text, &file)?;
     let mut rendered = Value::Object(raw.clone());
     let mut errors = Vec::new();
+    // Without a profile (`deps` loads only the project, as dbt does) there
+    // is no `target`: resource config trees, which may use it, are not
+    // needed then and stay unrendered.
+    const CONFIG_TREES: [&str; 8] = ["models", "seeds", "snapshots", "data_tests", "tests", "sources", "analyses", "unit_tests"];
     for (k, v) in rendered.as_object_mut().into_iter().flatten() {
-        if k != "vars" {
+        if k != "vars" && (target.is_some() || !CONFIG_TREES.contains(&k.as_str())) {
             render_tree_in(v, cli_vars, k, &mut errors, false, target);
         }
     }
