@@ -56,6 +56,14 @@ fn load(common: &Common, run: Option<&RunFlags>) -> Result<Invocation, i32> {
     Invocation::load(&flags, common.log_format()).map_err(|(d, root)| report(&d, root.as_deref(), common.log_format()))
 }
 
+/// The target's engine and one connection to it; on failure the exit code
+/// after the diagnostic is printed.
+fn open_connection(inv: &Invocation) -> Result<(Arc<dyn crate::adapter::Adapter>, Box<dyn crate::adapter::Connection>), i32> {
+    let adapter = inv.open_adapter().map_err(|d| fail(inv, d))?;
+    let conn = adapter.connect().map_err(|e| fail(inv, Diagnostic::error("connection", e.message)))?;
+    Ok((adapter, conn))
+}
+
 fn fail(inv: &Invocation, d: Diagnostic) -> i32 {
     report(&Diagnostics(vec![d]), Some(&inv.config.root.root), inv.output.format)
 }
@@ -84,13 +92,9 @@ fn docs_generate(common: &Common) -> i32 {
     let out = inv.output.clone();
     out.info(&format!("Running with rdbt={} (dbt={})", env!("CARGO_PKG_VERSION"), crate::jinja::builtins::DBT_VERSION));
     out.info(&found_line(&inv));
-    let adapter = match inv.open_adapter() {
-        Ok(a) => a,
-        Err(d) => return fail(&inv, d),
-    };
-    let mut conn = match adapter.connect() {
-        Ok(c) => c,
-        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
+    let (_adapter, mut conn) = match open_connection(&inv) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     inv.write_manifest(&BTreeMap::new());
     out.info("Building catalog");
@@ -154,13 +158,9 @@ fn source_freshness(common: &Common, sel: &Selection, output: Option<&std::path:
         out.info("Nothing to do: no selected source has a `freshness:` threshold and a `loaded_at_field`.");
         return EXIT_OK;
     }
-    let adapter = match inv.open_adapter() {
-        Ok(a) => a,
-        Err(d) => return fail(&inv, d),
-    };
-    let mut conn = match adapter.connect() {
-        Ok(c) => c,
-        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
+    let (adapter, mut conn) = match open_connection(&inv) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let total = sources.len();
     let mut results = Vec::with_capacity(total);
@@ -632,15 +632,11 @@ fn run_operation(common: &Common, macro_name: &str, args: Option<&str>) -> i32 {
     let Some(def) = def else {
         return fail(&inv, Diagnostic::error("run-operation", format!("no macro named '{macro_name}' in the project or its packages")));
     };
-    let adapter = match inv.open_adapter() {
-        Ok(a) => a,
-        Err(d) => return fail(&inv, d),
+    let (adapter, conn) = match open_connection(&inv) {
+        Ok((a, c)) => (a, Arc::new(std::sync::Mutex::new(c))),
+        Err(code) => return code,
     };
     let compiler = inv.compiler("run-operation", Some(adapter.clone()), &[]);
-    let conn = match adapter.connect() {
-        Ok(c) => Arc::new(std::sync::Mutex::new(c)),
-        Err(e) => return fail(&inv, Diagnostic::error("connection", e.message)),
-    };
     let mut ctx = crate::jinja::NodeCtx::new(compiler.globals.clone(), inv.jinja.macros.clone(), crate::jinja::Phase::Execute, &root);
     ctx.conn = Some(conn);
     let ctx = Arc::new(ctx);

@@ -552,17 +552,18 @@ impl NodeParser<'_> {
     /// One node per `ingest:` entry; every table of the source it feeds
     /// depends on it, so `source()` readers run after the load.
     fn ingests(&mut self) {
-        for d in &self.props.ingests {
+        for ingest in &self.props.ingests {
+            let (d, source) = (&ingest.decl, &ingest.source);
             let uid = format!("{}.{}.{}", ResourceType::Ingest.as_str(), d.package, d.name);
             if self.manifest.nodes.contains_key(&uid) {
                 self.diags.push(Diagnostic::error("duplicate-ingest", format!("ingest '{}' is defined twice", d.name)).at(&d.file, d.span));
                 continue;
             }
             let fed: Vec<&mut SourceDefinition> =
-                self.manifest.sources.values_mut().filter(|s| s.package_name == d.package && s.source_name == d.source).collect();
+                self.manifest.sources.values_mut().filter(|s| s.package_name == d.package && &s.source_name == source).collect();
             let Some((database, schema)) = fed.first().map(|s| (s.database.clone(), s.schema.clone())) else {
                 self.diags.push(
-                    Diagnostic::error("ingest-source", format!("ingest '{}' feeds source '{}', which is not defined (declare it under `sources:` with its tables)", d.name, d.source))
+                    Diagnostic::error("ingest-source", format!("ingest '{}' feeds source '{source}', which is not defined (declare it under `sources:` with its tables)", d.name))
                         .at(&d.file, d.span),
                 );
                 continue;

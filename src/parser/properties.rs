@@ -101,15 +101,13 @@ pub struct GroupDecl {
     pub original_file_path: String,
 }
 
-/// An `ingest:` entry: a REST API load that feeds the source it names.
-/// `entry` is the declaration as written (Jinja unrendered): it is rendered
-/// when the node runs, so secrets from `env_var()` never reach the manifest.
+/// A node declared as an entry of a YAML list (`ingest:`, `ml:`), kept as
+/// written (Jinja unrendered): an ingest declaration is rendered only when
+/// it runs, so secrets from `env_var()` never reach the manifest.
 #[derive(Debug, Clone)]
-pub struct IngestDecl {
+pub struct NodeDecl {
     pub package: String,
     pub name: String,
-    /// The dbt source (`sources:` name) whose tables this load writes.
-    pub source: String,
     pub file: PathBuf,
     pub span: Span,
     pub resource_path: String,
@@ -119,18 +117,12 @@ pub struct IngestDecl {
     pub entry: Value,
 }
 
-/// An `ml:` entry: a train or predict node (parsed by `crate::ml::spec`).
+/// An `ingest:` entry: a REST API load that feeds the source it names.
 #[derive(Debug, Clone)]
-pub struct MlDecl {
-    pub package: String,
-    pub name: String,
-    pub file: PathBuf,
-    pub span: Span,
-    pub resource_path: String,
-    pub original_file_path: String,
-    pub description: String,
-    pub config: Map<String, Value>,
-    pub entry: Value,
+pub struct IngestDecl {
+    pub decl: NodeDecl,
+    /// The dbt source (`sources:` name) whose tables this load writes.
+    pub source: String,
 }
 
 /// A `macros:` entry: documentation for a macro.
@@ -154,7 +146,8 @@ pub struct Properties {
     pub exposures: Vec<ExposureDecl>,
     pub groups: Vec<GroupDecl>,
     pub ingests: Vec<IngestDecl>,
-    pub ml: Vec<MlDecl>,
+    /// `ml:` entries (parsed by `crate::ml::spec`).
+    pub ml: Vec<NodeDecl>,
 }
 
 impl Properties {
@@ -354,37 +347,16 @@ pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
                 });
             }
         }
-        if let Some(list) = doc.get("ingest") {
-            collect_ingests(&fc, &mut props, list, diags);
-        }
-        if let Some(list) = doc.get("ml") {
-            let key_span = Span::find(&f.text, "ml:", 0).unwrap_or(Span::new(0, 0));
-            match list.as_array() {
-                None => diags.push(Diagnostic::error("yaml-shape", "`ml:` must be a list of ML nodes").at(&f.path, key_span)),
-                Some(items) => {
-                    let mut cursor = key_span.start;
-                    for entry in items {
-                        let Some(name) = s(entry.get("name")) else {
-                            diags.push(Diagnostic::error("yaml-shape", "an entry under `ml:` has no `name`").at(&f.path, Span::new(cursor, cursor)));
-                            continue;
-                        };
-                        let span = fc.span_of("name", &name, cursor);
-                        cursor = span.end;
-                        props.ml.push(MlDecl {
-                            package: f.package.clone(),
-                            name,
-                            file: f.path.clone(),
-                            span,
-                            resource_path: f.resource_path.clone(),
-                            original_file_path: f.original_file_path.clone(),
-                            description: s(entry.get("description")).unwrap_or_default(),
-                            config: obj(entry.get("config")),
-                            entry: entry.clone(),
-                        });
-                    }
-                }
+        for decl in node_decls(&fc, &doc, "ingest", "loads", diags) {
+            match s(decl.entry.get("source")) {
+                Some(source) => props.ingests.push(IngestDecl { decl, source }),
+                None => diags.push(
+                    Diagnostic::error("ingest-source", format!("ingest '{}' has no `source:`: name the source (under `sources:`) whose tables it loads", decl.name))
+                        .at(&decl.file, decl.span),
+                ),
             }
         }
+        props.ml.extend(node_decls(&fc, &doc, "ml", "ML nodes", diags));
         if let Some(list) = doc.get("groups").and_then(Value::as_array) {
             for g in list {
                 let Some(name) = s(g.get("name")) else { continue };
@@ -409,32 +381,27 @@ fn merged_freshness(source: Option<&Value>, table: Option<&Value>) -> Option<Val
     }
 }
 
-fn collect_ingests(fc: &FileCtx<'_>, props: &mut Properties, list: &Value, diags: &mut Diagnostics) {
+/// The entries of the list under `key` (each with a `name`), as declared.
+fn node_decls(fc: &FileCtx<'_>, doc: &Map<String, Value>, key: &str, what: &str, diags: &mut Diagnostics) -> Vec<NodeDecl> {
     let f = fc.f;
-    let key_span = Span::find(&f.text, "ingest:", 0).unwrap_or(Span::new(0, 0));
+    let Some(list) = doc.get(key) else { return vec![] };
+    let key_span = Span::find(&f.text, &format!("{key}:"), 0).unwrap_or(Span::new(0, 0));
     let Some(list) = list.as_array() else {
-        diags.push(Diagnostic::error("yaml-shape", "`ingest:` must be a list of loads").at(&f.path, key_span));
-        return;
+        diags.push(Diagnostic::error("yaml-shape", format!("`{key}:` must be a list of {what}")).at(&f.path, key_span));
+        return vec![];
     };
+    let mut out = Vec::with_capacity(list.len());
     let mut cursor = key_span.start;
     for entry in list {
         let Some(name) = s(entry.get("name")) else {
-            diags.push(Diagnostic::error("yaml-shape", "an entry under `ingest:` has no `name`").at(&f.path, Span::new(cursor, cursor)));
+            diags.push(Diagnostic::error("yaml-shape", format!("an entry under `{key}:` has no `name`")).at(&f.path, Span::new(cursor, cursor)));
             continue;
         };
         let span = fc.span_of("name", &name, cursor);
         cursor = span.end;
-        let Some(source) = s(entry.get("source")) else {
-            diags.push(
-                Diagnostic::error("ingest-source", format!("ingest '{name}' has no `source:`: name the source (under `sources:`) whose tables it loads"))
-                    .at(&f.path, span),
-            );
-            continue;
-        };
-        props.ingests.push(IngestDecl {
+        out.push(NodeDecl {
             package: f.package.clone(),
             name,
-            source,
             file: f.path.clone(),
             span,
             resource_path: f.resource_path.clone(),
@@ -444,6 +411,7 @@ fn collect_ingests(fc: &FileCtx<'_>, props: &mut Properties, list: &Value, diags
             entry: entry.clone(),
         });
     }
+    out
 }
 
 fn add_patch(fc: &FileCtx<'_>, props: &mut Properties, kind: ResourceType, name: &str, entry: &Value, span: Span, diags: &mut Diagnostics) {
