@@ -66,6 +66,19 @@ impl ArtifactMeta {
         }
     }
 
+    /// The `metadata` header of catalog.json / sources.json: schema
+    /// version, dbt version, times, invocation id and custom env.
+    pub fn header(&self, dbt_schema_version: &str) -> Value {
+        serde_json::json!({
+            "dbt_schema_version": dbt_schema_version,
+            "dbt_version": self.dbt_version,
+            "generated_at": iso_timestamp(&self.generated_at),
+            "invocation_id": self.invocation_id,
+            "invocation_started_at": iso_timestamp(&self.invocation_started_at),
+            "env": self.env,
+        })
+    }
+
     /// The same metadata with `generated_at` set (each artifact is stamped when written).
     pub fn generated_now(&self, at: DateTime<Utc>) -> ArtifactMeta {
         ArtifactMeta { generated_at: at, ..self.clone() }

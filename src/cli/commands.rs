@@ -98,15 +98,7 @@ fn docs_generate(common: &Common) -> i32 {
     };
     inv.write_manifest(&BTreeMap::new());
     out.info("Building catalog");
-    let meta = inv.meta().generated_now(chrono::Utc::now());
-    let metadata = serde_json::json!({
-        "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
-        "dbt_version": meta.dbt_version,
-        "generated_at": crate::artifacts::iso_timestamp(&meta.generated_at),
-        "invocation_id": meta.invocation_id,
-        "invocation_started_at": crate::artifacts::iso_timestamp(&meta.invocation_started_at),
-        "env": meta.env,
-    });
+    let metadata = inv.meta().generated_now(chrono::Utc::now()).header("https://schemas.getdbt.com/dbt/catalog/v1.json");
     let catalog = crate::artifacts::catalog::catalog_json(&inv.manifest, conn.as_mut(), metadata);
     let target = inv.config.target_dir();
     let site = crate::docs::site_html(&crate::docs::site_data(&inv.manifest, &catalog));
@@ -158,7 +150,7 @@ fn source_freshness(common: &Common, sel: &Selection, output: Option<&std::path:
         out.info("Nothing to do: no selected source has a `freshness:` threshold and a `loaded_at_field`.");
         return EXIT_OK;
     }
-    let (adapter, mut conn) = match open_connection(&inv) {
+    let (_adapter, mut conn) = match open_connection(&inv) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -183,15 +175,7 @@ fn source_freshness(common: &Common, sel: &Selection, output: Option<&std::path:
         results.push(r);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let meta = crate::artifacts::ArtifactMeta::new(&inv.config.root.name, adapter.type_name(), &inv.invocation_id, inv.started_at).generated_now(chrono::Utc::now());
-    let metadata = serde_json::json!({
-        "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
-        "dbt_version": meta.dbt_version,
-        "generated_at": crate::artifacts::iso_timestamp(&meta.generated_at),
-        "invocation_id": meta.invocation_id,
-        "invocation_started_at": crate::artifacts::iso_timestamp(&meta.invocation_started_at),
-        "env": meta.env,
-    });
+    let metadata = inv.meta().generated_now(chrono::Utc::now()).header("https://schemas.getdbt.com/dbt/sources/v3.json");
     let path = output.map(std::path::Path::to_path_buf).unwrap_or_else(|| inv.config.target_dir().join("sources.json"));
     if let Err(e) = crate::artifacts::write_json_atomic(&path, &freshness::sources_json(&results, metadata, elapsed)) {
         return fail(&inv, Diagnostic::error("artifacts", format!("cannot write {}: {e}", path.display())));

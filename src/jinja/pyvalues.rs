@@ -1144,7 +1144,8 @@ fn write_indented(out: &mut String, v: &serde_json::Value, scalars: &[String], i
     }
 }
 
-fn json_str(out: &mut String, s: &str) {
+/// `s` as Python's `json.dumps` writes a string (non-ASCII escaped).
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

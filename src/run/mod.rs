@@ -293,6 +293,35 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     results
 }
 
+/// What an ingest or ML node's result is made of besides its outcome.
+struct Finished<'a> {
+    node: &'a Node,
+    thread_id: &'a str,
+    started: Instant,
+    relation_name: Option<String>,
+}
+
+impl Finished<'_> {
+    fn done(&self, status: RunStatus, message: Option<String>, adapter_response: Map<String, Value>, timing: Vec<TimingInfo>, compiled: Option<CompiledNode>) -> Done {
+        Done {
+            result: RunResult {
+                unique_id: self.node.unique_id.clone(),
+                status,
+                timing,
+                thread_id: self.thread_id.to_string(),
+                execution_time: self.started.elapsed().as_secs_f64(),
+                adapter_response,
+                message,
+                failures: None,
+                compiled_code: compiled.as_ref().map(|c| c.compiled_sql.clone()),
+                relation_name: self.relation_name.clone(),
+            },
+            compiled,
+            info: None,
+        }
+    }
+}
+
 /// An ingest node: render its declaration, fetch and load (nothing becomes
 /// visible unless the whole load commits). `compile` only validates it.
 fn run_ingest(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Done {
@@ -305,22 +334,8 @@ fn run_ingest(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedCon
         .and_then(|rendered| ingest::spec_of(node, &rendered));
     let t1 = Utc::now();
     let mut timing = vec![TimingInfo { name: "compile".into(), started_at: t0, completed_at: t1 }];
-    let result = |status: RunStatus, message: Option<String>, resp: Map<String, Value>, timing: Vec<TimingInfo>| Done {
-        result: RunResult {
-            unique_id: node.unique_id.clone(),
-            status,
-            timing,
-            thread_id: thread_id.to_string(),
-            execution_time: started.elapsed().as_secs_f64(),
-            adapter_response: resp,
-            message,
-            failures: None,
-            compiled_code: None,
-            relation_name: None,
-        },
-        compiled: None,
-        info: None,
-    };
+    let run = Finished { node, thread_id, started, relation_name: None };
+    let result = |status, message, resp, timing| run.done(status, message, resp, timing, None);
     let spec = match spec {
         Ok((spec, _warnings)) => spec,
         Err(d) => {
@@ -368,22 +383,8 @@ fn run_ml(rt: &Runtime, node: &Node, conn: &crate::jinja::objects::SharedConnect
     let t1 = Utc::now();
     let mut timing = vec![TimingInfo { name: "compile".into(), started_at: t0, completed_at: t1 }];
     let relation_name = node.relation_name(rt.manifest.quoting);
-    let done = |status: RunStatus, message: Option<String>, resp: Map<String, Value>, timing: Vec<TimingInfo>, compiled: Option<CompiledNode>| Done {
-        result: RunResult {
-            unique_id: node.unique_id.clone(),
-            status,
-            timing,
-            thread_id: thread_id.to_string(),
-            execution_time: started.elapsed().as_secs_f64(),
-            adapter_response: resp,
-            message,
-            failures: None,
-            compiled_code: compiled.as_ref().map(|c| c.compiled_sql.clone()),
-            relation_name: relation_name.clone(),
-        },
-        compiled,
-        info: None,
-    };
+    let run = Finished { node, thread_id, started, relation_name };
+    let done = |status, message, resp, timing, compiled| run.done(status, message, resp, timing, compiled);
     let (spec, compiled) = match compiled {
         Ok(x) => x,
         Err(d) => {
