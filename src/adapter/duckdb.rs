@@ -24,6 +24,7 @@ use duckdb::types::{TimeUnit, Value as DValue};
 use serde_json::{Map, Value};
 
 use super::relation_cache::{self, CacheOp, RelationCache};
+use super::values::{decimal_json, float_json, format_blob, format_date, format_interval, format_time, format_timestamp, format_uuid};
 
 use super::{
     Adapter, AdapterError, Datum, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
@@ -757,6 +758,15 @@ fn hint_of(lt: &LogicalTypeHandle) -> Hint {
 // ---------------------------------------------------------------------------
 // Values
 
+fn time_unit(unit: TimeUnit) -> super::values::TimeUnit {
+    match unit {
+        TimeUnit::Second => super::values::TimeUnit::Second,
+        TimeUnit::Millisecond => super::values::TimeUnit::Millisecond,
+        TimeUnit::Microsecond => super::values::TimeUnit::Microsecond,
+        TimeUnit::Nanosecond => super::values::TimeUnit::Nanosecond,
+    }
+}
+
 fn to_json(v: DValue, hint: Hint) -> Value {
     match v {
         DValue::Null => Value::Null,
@@ -782,7 +792,7 @@ fn to_json(v: DValue, hint: Hint) -> Value {
         DValue::Double(f) => float_json(f),
         DValue::Decimal(d) => decimal_json(&d.to_string()),
         DValue::Timestamp(unit, v) => {
-            let s = format_timestamp(unit, v);
+            let s = format_timestamp(time_unit(unit), v);
             if hint == Hint::TimestampTz && !s.ends_with("infinity") { Value::String(format!("{s}+00")) } else { Value::String(s) }
         }
         DValue::Text(s) => Value::String(s),
@@ -836,132 +846,6 @@ fn to_json(v: DValue, hint: Hint) -> Value {
         #[allow(unreachable_patterns)]
         other => Value::String(format!("{other:?}")),
     }
-}
-
-fn float_json(f: f64) -> Value {
-    if f.is_nan() {
-        return Value::String("nan".into());
-    }
-    if f.is_infinite() {
-        return Value::String(if f > 0.0 { "inf".into() } else { "-inf".into() });
-    }
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
-}
-
-fn decimal_json(s: &str) -> Value {
-    let digits = s.chars().filter(char::is_ascii_digit).collect::<String>();
-    let significant = digits.trim_start_matches('0').len();
-    if significant <= 15
-        && let Ok(f) = s.parse::<f64>()
-        && let Some(n) = serde_json::Number::from_f64(f)
-    {
-        return Value::Number(n);
-    }
-    Value::String(s.to_string())
-}
-
-fn trim_fraction(micros_or_nanos: i64, digits: usize) -> String {
-    if micros_or_nanos == 0 {
-        return String::new();
-    }
-    let s = format!("{:0width$}", micros_or_nanos, width = digits);
-    format!(".{}", s.trim_end_matches('0'))
-}
-
-pub(crate) fn format_timestamp(unit: TimeUnit, v: i64) -> String {
-    if v == i64::MAX {
-        return "infinity".into();
-    }
-    if v == -i64::MAX || v == i64::MIN {
-        return "-infinity".into();
-    }
-    let (secs, frac, digits) = match unit {
-        TimeUnit::Second => (v, 0, 6),
-        TimeUnit::Millisecond => (v.div_euclid(1000), v.rem_euclid(1000) * 1000, 6),
-        TimeUnit::Microsecond => (v.div_euclid(1_000_000), v.rem_euclid(1_000_000), 6),
-        TimeUnit::Nanosecond => (v.div_euclid(1_000_000_000), v.rem_euclid(1_000_000_000), 9),
-    };
-    match chrono::DateTime::from_timestamp(secs, 0) {
-        Some(dt) => {
-            let base = dt.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
-            let base = bc_year(base);
-            format!("{base}{}", trim_fraction(frac, digits))
-        }
-        None => v.to_string(),
-    }
-}
-
-/// DuckDB prints years before 1 as `0044-03-15 (BC)`; chrono prints `-0043`.
-fn bc_year(s: String) -> String {
-    if let Some(rest) = s.strip_prefix('-') {
-        let (year, tail) = rest.split_at(rest.find('-').unwrap_or(rest.len()));
-        if let Ok(y) = year.parse::<i64>() {
-            return format!("{:04}{tail} (BC)", y + 1);
-        }
-    }
-    s
-}
-
-fn format_date(days: i32) -> String {
-    if days == i32::MAX {
-        return "infinity".into();
-    }
-    if days == -i32::MAX || days == i32::MIN {
-        return "-infinity".into();
-    }
-    match chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(days as i64)))
-    {
-        Some(d) => bc_year(d.format("%Y-%m-%d").to_string()),
-        None => days.to_string(),
-    }
-}
-
-fn format_time(micros: i64) -> String {
-    let total_secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
-    format!("{h:02}:{m:02}:{s:02}{}", trim_fraction(frac, 6))
-}
-
-fn format_interval(months: i32, days: i32, nanos: i64) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let years = months / 12;
-    let months = months % 12;
-    let plural = |n: i64, unit: &str| if n == 1 || n == -1 { format!("{n} {unit}") } else { format!("{n} {unit}s") };
-    if years != 0 {
-        parts.push(plural(years as i64, "year"));
-    }
-    if months != 0 {
-        parts.push(plural(months as i64, "month"));
-    }
-    if days != 0 {
-        parts.push(plural(days as i64, "day"));
-    }
-    let micros = nanos / 1000;
-    if micros != 0 || parts.is_empty() {
-        let neg = micros < 0;
-        let t = format_time(micros.abs());
-        parts.push(if neg { format!("-{t}") } else { t });
-    }
-    parts.join(" ")
-}
-
-fn format_blob(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
-    for &c in b {
-        if (0x20..0x7f).contains(&c) && c != b'\\' && c != b'\'' && c != b'"' {
-            s.push(c as char);
-        } else {
-            s.push_str(&format!("\\x{c:02X}"));
-        }
-    }
-    s
-}
-
-fn format_uuid(b: &[u8]) -> String {
-    let hex: String = b.iter().map(|c| format!("{c:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 #[cfg(test)]

@@ -5,7 +5,22 @@
 use serde_json::Value;
 
 pub mod duckdb;
+#[cfg(feature = "datafusion")]
+pub mod datafusion;
 pub mod relation_cache;
+pub(crate) mod values;
+
+/// Opens the engine a profile target names (`type: duckdb` or
+/// `type: datafusion`).
+pub fn open(target: &crate::config::Target) -> AdapterResult<std::sync::Arc<dyn Adapter>> {
+    match target.adapter_type.as_str() {
+        #[cfg(feature = "datafusion")]
+        "datafusion" => Ok(std::sync::Arc::new(datafusion::DataFusionAdapter::open(&target.path, &target.database, &target.schema)?)),
+        #[cfg(not(feature = "datafusion"))]
+        "datafusion" => Err(AdapterError::new("this rdbt was built without the `datafusion` feature")),
+        _ => Ok(std::sync::Arc::new(duckdb::DuckDbAdapter::open(&target.path, &target.extensions, &target.settings)?)),
+    }
+}
 
 /// `database.schema.identifier` of a table or view in the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -653,15 +653,15 @@ fn debug(common: &Common) -> i32 {
     println!("  dbt_project.yml file [OK found and valid] {}", config.root.file.display());
     println!("  profiles.yml file [OK found and valid] {}", crate::config::profiles_dir(&flags, &config.root.root).join("profiles.yml").display());
     println!("Required dependencies:");
-    println!("  - duckdb (embedded) [OK]");
+    println!("  - {} (embedded) [OK]", config.target.adapter_type);
     println!("Connection:");
     println!("  type: {}", config.target.adapter_type);
     println!("  path: {}", config.target.path);
     println!("  database: {}", config.target.database);
     println!("  schema: {}", config.target.schema);
     println!("  threads: {}", config.threads());
-    match crate::adapter::duckdb::DuckDbAdapter::open(&config.target.path, &config.target.extensions, &config.target.settings) {
-        Ok(a) => match crate::adapter::Adapter::connect(&a).and_then(|mut c| c.query("select 1")) {
+    match crate::adapter::open(&config.target) {
+        Ok(a) => match a.connect().and_then(|mut c| c.query("select 1")) {
             Ok(_) => {
                 println!("  Connection test: [OK connection ok]");
                 println!("All checks passed!");

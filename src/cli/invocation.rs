@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::adapter::Adapter;
-use crate::adapter::duckdb::DuckDbAdapter;
 use crate::artifacts::ArtifactMeta;
 use crate::compile::{Compiler, ManifestResolver};
 use crate::config::{Config, Flags};
@@ -92,9 +91,9 @@ impl Invocation {
 
     pub fn open_adapter(&self) -> Result<Arc<dyn Adapter>, Diagnostic> {
         let t = &self.config.target;
-        DuckDbAdapter::open(&t.path, &t.extensions, &t.settings)
-            .map(|a| Arc::new(a) as Arc<dyn Adapter>)
-            .map_err(|e| Diagnostic::error("connection", format!("could not open DuckDB database '{}': {}", t.path, e.message)))
+        let engine = if t.adapter_type == "datafusion" { "DataFusion" } else { "DuckDB" };
+        crate::adapter::open(t)
+            .map_err(|e| Diagnostic::error("connection", format!("could not open {engine} database '{}': {}", t.path, e.message)))
     }
 
     pub fn compiler(&self, which: &str, adapter: Option<Arc<dyn Adapter>>, selected: &[String]) -> Arc<Compiler> {

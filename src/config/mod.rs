@@ -502,8 +502,8 @@ fn load_target_named(
     }
     let mut raw = output.as_object().cloned().unwrap_or_default();
     let adapter_type = raw.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-    if adapter_type != "duckdb" {
-        return Err(Diagnostic::error("profile", format!("target '{target_name}' has type '{adapter_type}'; rdbt runs `type: duckdb`"))
+    if adapter_type != "duckdb" && adapter_type != "datafusion" {
+        return Err(Diagnostic::error("profile", format!("target '{target_name}' has type '{adapter_type}'; rdbt runs `type: duckdb` and `type: datafusion`"))
             .at(&file, Span::find(&text, "type:", 0).unwrap_or(Span::new(0, 0)))
             .into());
     }

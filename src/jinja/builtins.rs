@@ -25,6 +25,7 @@ pub const MACRO_FILES: &[(&str, &str)] = &[
     ("series.sql", include_str!("macros/series.sql")),
     ("helpers.sql", include_str!("macros/helpers.sql")),
     ("materialization_helpers.sql", include_str!("macros/materialization_helpers.sql")),
+    ("datafusion.sql", include_str!("macros/datafusion.sql")),
 ];
 
 pub fn add_filters(env: &mut Environment<'static>) {
@@ -950,7 +951,7 @@ mod tests {
         }
         assert!(dispatched >= 40, "only {dispatched} public macros dispatch");
         for (name, args, _) in &macros {
-            if let Some(generic) = name.strip_prefix("duckdb__") {
+            if let Some(generic) = name.strip_prefix("duckdb__").or_else(|| name.strip_prefix("datafusion__")) {
                 let default = args_of(&format!("default__{generic}")).unwrap_or_else(|| panic!("{name} has no default__{generic}"));
                 assert_eq!(&default, args, "{name} and default__{generic} take different arguments");
             }

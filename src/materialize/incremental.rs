@@ -71,7 +71,8 @@ fn update(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> Materializ
         let sql = conn.create_table_as_sql(&tmp, req.compiled_sql, false);
         conn.execute(&sql)?;
         let dest_columns = process_schema_changes(conn, req, on_schema_change, &tmp, target)?;
-        let statements = strategy_sql(req, &strategy, target, &tmp, &dest_columns)?;
+        let tmp_columns = if strategy == "merge" { conn.get_columns(&tmp)? } else { Vec::new() };
+        let statements = strategy_sql(req, &strategy, target, &tmp, &dest_columns, &tmp_columns)?;
         for s in statements {
             conn.execute(&s)?;
         }
@@ -186,6 +187,7 @@ fn strategy_sql(
     target: &Relation,
     tmp: &Relation,
     dest_columns: &[Column],
+    tmp_columns: &[Column],
 ) -> MaterializeResult<Vec<String>> {
     let cfg = &req.node.config;
     let cols = dest_columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
@@ -194,7 +196,7 @@ fn strategy_sql(
     let preds = predicates(req);
     match strategy {
         "append" => Ok(vec![insert]),
-        "merge" => Ok(vec![merge_sql(req, target, tmp, dest_columns, &keys, &preds)?]),
+        "merge" => Ok(vec![merge_sql(req, target, tmp, dest_columns, tmp_columns, &keys, &preds)?]),
         _ => {
             // delete+insert
             let mut out = Vec::new();
@@ -223,32 +225,36 @@ fn strategy_sql(
 
 /// dbt-duckdb's MERGE: match on the unique key (or `merge_on_using_columns`),
 /// update matched rows by name (or only the configured columns), insert the
-/// others by name.
+/// others by name. "By name" is spelled out as column lists (the new rows'
+/// columns that the target has) rather than DuckDB's `UPDATE BY NAME` /
+/// `INSERT BY NAME`, and `USING (cols)` as equalities, so that the
+/// statement is standard SQL every engine runs.
 fn merge_sql(
     req: &MaterializeRequest<'_>,
     target: &Relation,
     tmp: &Relation,
     dest_columns: &[Column],
+    tmp_columns: &[Column],
     keys: &[String],
     preds: &[String],
 ) -> MaterializeResult<String> {
     let cfg = &req.node.config;
     let using = string_or_list(cfg.get("merge_on_using_columns"));
-    let on = if !using.is_empty() {
-        let mut s = format!("USING ({})", using.join(", "));
-        if !preds.is_empty() {
-            s.push_str(&format!("\nON ({})", preds.join(") AND (")));
-        }
-        s
+    let mut conds: Vec<String> = if !using.is_empty() {
+        using.iter().map(|k| format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}")).collect()
+    } else if keys.is_empty() {
+        vec!["FALSE".to_string()]
     } else {
-        let mut conds: Vec<String> = if keys.is_empty() {
-            vec!["FALSE".to_string()]
-        } else {
-            keys.iter().map(|k| format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}")).collect()
-        };
-        conds.extend(preds.iter().cloned());
-        format!("ON ({})", conds.join(") AND ("))
+        keys.iter().map(|k| format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}")).collect()
     };
+    conds.extend(preds.iter().cloned());
+    let on = format!("ON ({})", conds.join(") AND ("));
+    // The new rows' columns the target has, in the new rows' order.
+    let by_name: Vec<String> = tmp_columns
+        .iter()
+        .filter(|c| dest_columns.iter().any(|d| d.name.eq_ignore_ascii_case(&c.name)))
+        .map(|c| quote(&c.name))
+        .collect();
     let update_cols = string_or_list(cfg.get("merge_update_columns"));
     let exclude_cols = string_or_list(cfg.get("merge_exclude_columns"));
     let set_exprs = match cfg.get("merge_update_set_expressions") {
@@ -256,7 +262,8 @@ fn merge_sql(
         _ => Vec::<(String, String)>::new(),
     };
     let update = if update_cols.is_empty() && exclude_cols.is_empty() && set_exprs.is_empty() {
-        "UPDATE BY NAME".to_string()
+        let sets: Vec<String> = by_name.iter().map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}")).collect();
+        format!("UPDATE SET {}", sets.join(", "))
     } else {
         let chosen: Vec<String> = if !update_cols.is_empty() {
             update_cols
@@ -281,7 +288,9 @@ fn merge_sql(
     let insert_cond = cfg.get_str("merge_insert_condition").map(|c| format!(" AND {c}")).unwrap_or_default();
     Ok(format!(
         "MERGE INTO {target} AS DBT_INTERNAL_DEST\nUSING {tmp} AS DBT_INTERNAL_SOURCE\n{on}\n\
-         WHEN MATCHED{matched_cond} THEN {update}\nWHEN NOT MATCHED{insert_cond} THEN INSERT BY NAME"
+         WHEN MATCHED{matched_cond} THEN {update}\nWHEN NOT MATCHED{insert_cond} THEN INSERT ({cols}) VALUES ({values})",
+        cols = by_name.join(", "),
+        values = by_name.iter().map(|c| format!("DBT_INTERNAL_SOURCE.{c}")).collect::<Vec<_>>().join(", "),
     ))
 }
 

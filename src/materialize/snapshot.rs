@@ -381,7 +381,8 @@ fn update(conn: &mut dyn Connection, req: &MaterializeRequest<'_>, spec: &Snapsh
                         .iter()
                         .map(|col| {
                             let (a, b) = (format!("cur.{}", quote(col)), format!("src.{}", quote(col)));
-                            format!("{a} IS DISTINCT FROM {b}")
+                            // Parenthesised: some SQL parsers bind `OR` tighter.
+                            format!("({a} IS DISTINCT FROM {b})")
                         })
                         .collect::<Vec<_>>()
                         .join(" OR ")

@@ -75,6 +75,11 @@ pub fn copy_fixture(name: &str) -> Project {
 }
 
 impl Project {
+    /// A project already laid out in `dir` inside `tmp`.
+    pub fn at(tmp: tempfile::TempDir, dir: PathBuf) -> Project {
+        Project { _tmp: tmp, dir }
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }

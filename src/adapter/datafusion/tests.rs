@@ -1,0 +1,125 @@
+use serde_json::json;
+
+use super::*;
+
+fn mem() -> DataFusionConnection {
+    DataFusionAdapter::open(":memory:", "db", "main").expect("open").connection().expect("connect")
+}
+
+fn rows(c: &mut DataFusionConnection, sql: &str) -> Vec<Vec<Value>> {
+    let mut r = c.query(sql).expect(sql).rows;
+    r.sort_by_key(|a| a.iter().map(Value::to_string).collect::<Vec<_>>().join(","));
+    r
+}
+
+#[test]
+fn create_insert_delete_update() {
+    let mut c = mem();
+    c.execute("create table main.t as select 1 as id, 'a' as name union all select 2, 'b' union all select 3, null").expect("ctas");
+    c.execute("insert into main.t (id, name) values (4, 'd')").expect("insert");
+    assert_eq!(c.query("select count(*) from \"db\".\"main\".\"t\"").expect("count").rows, vec![vec![json!(4)]]);
+    // NULL predicates neither delete nor update.
+    c.execute("delete from main.t where name = 'b' or name = null").expect("delete");
+    c.execute("update main.t as x set name = upper(x.name) where x.id >= 3").expect("update");
+    assert_eq!(rows(&mut c, "select id, name from t"), vec![vec![json!(1), json!("a")], vec![json!(3), Value::Null], vec![json!(4), json!("D")]]);
+    let cols = c.get_columns(&Relation::new("db", "main", "t")).expect("columns");
+    assert_eq!(cols.iter().map(|c| c.data_type.as_str()).collect::<Vec<_>>(), vec!["BIGINT", "VARCHAR"]);
+}
+
+#[test]
+fn delete_using_and_in_subquery() {
+    let mut c = mem();
+    c.execute("create table t as select * from (values (1, 'x'), (2, 'y'), (3, 'z')) v(id, s)").expect("t");
+    c.execute("create table n as select 2 as id").expect("n");
+    c.execute("delete from t where (id) in (select (id) from n)").expect("in");
+    assert_eq!(rows(&mut c, "select id from t"), vec![vec![json!(1)], vec![json!(3)]]);
+    c.execute("delete from t as tgt using n where (n.id + 1 = tgt.id)").expect("using");
+    assert_eq!(rows(&mut c, "select id from t"), vec![vec![json!(1)]]);
+}
+
+#[test]
+fn merge_updates_and_inserts() {
+    let mut c = mem();
+    c.execute("create table t as select * from (values (1, 'a', 10), (2, 'b', 20)) v(id, name, amount)").expect("t");
+    c.execute("create table s as select * from (values (2, 'B', 25), (3, 'c', 30)) v(id, name, amount)").expect("s");
+    c.execute(
+        "MERGE INTO t AS d USING s AS src ON (src.id = d.id) \
+         WHEN MATCHED THEN UPDATE SET name = src.name, amount = src.amount \
+         WHEN NOT MATCHED THEN INSERT (id, name, amount) VALUES (src.id, src.name, src.amount)",
+    )
+    .expect("merge");
+    assert_eq!(
+        rows(&mut c, "select id, name, amount from t"),
+        vec![vec![json!(1), json!("a"), json!(10)], vec![json!(2), json!("B"), json!(25)], vec![json!(3), json!("c"), json!(30)]]
+    );
+}
+
+#[test]
+fn transactions_roll_back_and_views_follow_tables() {
+    let mut c = mem();
+    c.execute("create table t as select 1 as x").expect("t");
+    c.execute("create view v as select x + 1 as y from t").expect("v");
+    c.begin().expect("begin");
+    c.execute("drop table t").expect("drop");
+    c.execute("create table t as select 10 as x").expect("t2");
+    assert_eq!(c.query("select y from v").expect("v").rows, vec![vec![json!(11)]]);
+    c.rollback().expect("rollback");
+    assert_eq!(c.query("select y from v").expect("v").rows, vec![vec![json!(2)]]);
+    assert!(c.execute("select * from missing_table").is_err());
+    assert_eq!(c.relation_kind(&Relation::new("db", "main", "V")).expect("kind"), Some(RelationKind::View));
+}
+
+#[test]
+fn alter_and_rename() {
+    let mut c = mem();
+    c.execute("create table t as select 1 as a").expect("t");
+    c.execute("alter table t add column b varchar").expect("add");
+    c.execute("insert into t values (2, 'two')").expect("insert");
+    c.execute("alter table t drop column a").expect("drop col");
+    c.rename_relation(&Relation::new("db", "main", "t"), RelationKind::Table, "u").expect("rename");
+    assert_eq!(rows(&mut c, "select b from u"), vec![vec![json!("two")], vec![Value::Null]]);
+    assert_eq!(c.relation_kind(&Relation::new("db", "main", "t")).expect("kind"), None);
+}
+
+#[test]
+fn insert_rows_casts_text() {
+    let mut c = mem();
+    c.execute("create table t (i integer, d double, b boolean, dt date, ts timestamp, s varchar)").expect("create");
+    let cols: Vec<Column> = [("i", "INTEGER"), ("d", "DOUBLE"), ("b", "BOOLEAN"), ("dt", "DATE"), ("ts", "TIMESTAMP"), ("s", "VARCHAR")]
+        .iter()
+        .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+        .collect();
+    let n = c
+        .insert_rows(&Relation::new("db", "main", "t"), &cols, &[vec![json!(1), json!(2.5), json!(true), json!("2024-01-02"), json!("2024-01-02 03:04:05"), json!("x")]])
+        .expect("insert");
+    assert_eq!(n, 1);
+    assert_eq!(
+        c.query("select * from t").expect("q").rows,
+        vec![vec![json!(1), json!(2.5), json!(true), json!("2024-01-02"), json!("2024-01-02 03:04:05"), json!("x")]]
+    );
+}
+
+#[test]
+fn persists_across_adapters() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("db");
+    let p = path.to_string_lossy().to_string();
+    {
+        let a = DataFusionAdapter::open(&p, "db", "main").expect("open");
+        let mut c = a.connection().expect("c");
+        c.execute("create schema s2").expect("schema");
+        c.execute("create table s2.t as select 1 as x union all select 2").expect("t");
+        c.execute("insert into s2.t values (3)").expect("insert");
+        c.execute("create view main.v as select sum(x) as total from s2.t").expect("v");
+        c.begin().expect("begin");
+        c.execute("drop table s2.t").expect("drop in txn");
+        c.rollback().expect("rollback");
+    }
+    let a = DataFusionAdapter::open(&p, "db", "main").expect("reopen");
+    let mut c = a.connection().expect("c");
+    assert_eq!(c.query("select total from v").expect("v").rows, vec![vec![json!(6)]]);
+    // One Parquet file per live segment, none left over.
+    let files = std::fs::read_dir(path.join("data")).expect("data").count();
+    assert_eq!(files, 2);
+    assert!(DataFusionAdapter::open(&p, "db", "main").is_err(), "a second open of the same path is refused");
+}
