@@ -226,7 +226,7 @@ fn strategy_sql(
 /// dbt-duckdb's MERGE: match on the unique key (or `merge_on_using_columns`),
 /// update matched rows by name (or only the configured columns), insert the
 /// others by name. "By name" is spelled out as column lists (the new rows'
-/// columns that the target has) rather than DuckDB's `UPDATE BY NAME` /
+/// columns) rather than DuckDB's `UPDATE BY NAME` /
 /// `INSERT BY NAME`, and `USING (cols)` as equalities, so that the
 /// statement is standard SQL every engine runs.
 fn merge_sql(
@@ -249,12 +249,9 @@ fn merge_sql(
     };
     conds.extend(preds.iter().cloned());
     let on = format!("ON ({})", conds.join(") AND ("));
-    // The new rows' columns the target has, in the new rows' order.
-    let by_name: Vec<String> = tmp_columns
-        .iter()
-        .filter(|c| dest_columns.iter().any(|d| d.name.eq_ignore_ascii_case(&c.name)))
-        .map(|c| quote(&c.name))
-        .collect();
+    // Every column of the new rows, by name: one the target lacks fails
+    // the statement, as DuckDB's BY NAME does under on_schema_change=ignore.
+    let by_name: Vec<String> = tmp_columns.iter().map(|c| quote(&c.name)).collect();
     let update_cols = string_or_list(cfg.get("merge_update_columns"));
     let exclude_cols = string_or_list(cfg.get("merge_exclude_columns"));
     let set_exprs = match cfg.get("merge_update_set_expressions") {
