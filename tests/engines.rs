@@ -236,3 +236,38 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn datafusion_names_a_missing_function_and_the_model() {
+    let p = common::copy_fixture("jaffle");
+    two_engine_profiles(&p);
+    p.write("models/uses_duckdb_only.sql", "select list_aggr([1, 2, 3], 'sum') as total\n");
+    let out = p.rdbt(&["run", "--select", "uses_duckdb_only", "--target", "datafusion"]);
+    out.assert_code(1);
+    let text = out.all_output();
+    assert!(text.contains("DataFusion has no function 'list_aggr'"), "{text}");
+    assert!(text.contains("uses_duckdb_only"), "{text}");
+    // The same model runs on DuckDB.
+    p.rdbt_expect(&["run", "--select", "uses_duckdb_only", "--target", "dev"], 0);
+}
+
+#[test]
+fn show_and_compile_run_on_datafusion() {
+    let p = common::copy_fixture("jaffle");
+    two_engine_profiles(&p);
+    p.rdbt_expect(&["build", "--target", "datafusion", "--threads", "4"], 0);
+    // A second process sees the first one's tables (Parquet + catalog).
+    let out = p.rdbt_expect(&["show", "--target", "datafusion", "--inline", "select count(*) as n from {{ ref('customers') }}"], 0);
+    assert!(out.all_output().contains("| 100 |"), "{}", out.all_output());
+    let out = p.rdbt_expect(&["show", "--target", "datafusion", "--select", "customers", "--limit", "3"], 0);
+    assert!(out.all_output().contains("customer_id"), "{}", out.all_output());
+    p.rdbt_expect(&["compile", "--target", "datafusion", "--select", "customers"], 0);
+    let compiled = std::fs::read_to_string(p.path("target/compiled/jaffle/models/marts/customers.sql")).expect("compiled customers");
+    assert!(compiled.contains("\"snaps\".\"main_staging\".\"stg_customers\""), "{compiled}");
+    assert!(p.path("df_db/catalog.json").exists(), "catalog file written");
+    p.rdbt_expect(&["docs", "generate", "--target", "datafusion"], 0);
+    let catalog = common::read_json(&p.path("target/catalog.json"));
+    let customers = &catalog["nodes"]["model.jaffle.customers"];
+    assert_eq!(customers["metadata"]["type"], "BASE TABLE", "{customers}");
+    assert!(customers["columns"].as_object().is_some_and(|c| c.len() > 3), "{customers}");
+}

@@ -542,6 +542,18 @@ impl Connection for DataFusionConnection {
         self.append(&s, &n, &table, vec![batch])?;
         Ok(count)
     }
+
+    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<super::Datum<'_>>]) -> AdapterResult<u64> {
+        if values.len() != columns.len() {
+            return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
+        }
+        let (s, n) = self.relation_parts(relation);
+        let table = self.table(&s, &n)?;
+        let batch = values::datums_to_batch(&table.schema, columns, values)?;
+        let count = batch.num_rows() as u64;
+        self.append(&s, &n, &table, vec![batch])?;
+        Ok(count)
+    }
 }
 
 /// A compiled query without trailing semicolons and blank space, to nest in

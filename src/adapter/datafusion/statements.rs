@@ -214,9 +214,23 @@ impl DataFusionConnection {
     }
 
     /// Adds `batches` (already of the table's schema) as a new segment.
+    /// Every `MAX_SEGMENTS` appends (an ingest appends page by page) the
+    /// segments are merged into one, so that a table is never thousands of
+    /// small Parquet files.
     pub(crate) fn append(&mut self, schema: &str, name: &str, table: &TableData, batches: Vec<RecordBatch>) -> AdapterResult<()> {
+        const MAX_SEGMENTS: usize = 32;
         let mut segments = table.segments.clone();
-        segments.push(Arc::new(Segment::in_memory(batches)));
+        if segments.len() + 1 >= MAX_SEGMENTS {
+            let mut all = Vec::new();
+            for seg in &table.segments {
+                all.extend(self.state.store.batches(seg)?.iter().cloned());
+            }
+            all.extend(batches);
+            let merged = concat_batches(&table.schema, &all).map_err(|e| err(e.to_string()))?;
+            segments = vec![Arc::new(Segment::in_memory(vec![merged]))];
+        } else {
+            segments.push(Arc::new(Segment::in_memory(batches)));
+        }
         let entry = Entry::Table(Arc::new(TableData { schema: table.schema.clone(), segments }));
         self.record(Op::Put { schema: schema.to_string(), name: name.to_string(), entry })
     }

@@ -12,8 +12,9 @@
 //!   of rewriting the catalog 2,400 times in a 1,000-model build;
 //! - `data/*.parquet`: table data. A table is a list of segments (an INSERT
 //!   adds one; DELETE, UPDATE and MERGE rewrite the table as one). A file is
-//!   written when the transaction that made it commits, never changed later,
-//!   and deleted when the adapter closes if the catalog no longer names it.
+//!   written when the transaction that made it commits and never changed
+//!   later; files the catalog no longer names are deleted by the next
+//!   compaction (when a store is opened, or dropped).
 //! - `.lock`: held exclusively while an adapter is open, so two processes
 //!   cannot interleave commits.
 

@@ -123,3 +123,25 @@ fn persists_across_adapters() {
     assert_eq!(files, 2);
     assert!(DataFusionAdapter::open(&p, "db", "main").is_err(), "a second open of the same path is refused");
 }
+
+#[test]
+fn many_appends_stay_few_segments() {
+    use crate::adapter::Datum;
+    let mut c = mem();
+    c.execute("create table t (id bigint, name varchar, ts timestamp with time zone)").expect("create");
+    let cols: Vec<Column> = [("id", "BIGINT"), ("name", "VARCHAR"), ("ts", "TIMESTAMP WITH TIME ZONE")]
+        .iter()
+        .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+        .collect();
+    for page in 0..40i64 {
+        let values = vec![
+            vec![Datum::Int(page * 2), Datum::Int(page * 2 + 1)],
+            vec![Datum::Text("a".into()), Datum::Null],
+            vec![Datum::Text("2024-01-02T03:04:05Z".into()), Datum::Null],
+        ];
+        assert_eq!(c.append_columns(&Relation::new("db", "main", "t"), &cols, &values).expect("append"), 2);
+    }
+    let table = c.table("main", "t").expect("table");
+    assert!(table.segments.len() < 32, "{} segments", table.segments.len());
+    assert_eq!(c.query("select count(*), count(name), min(ts) from t").expect("q").rows, vec![vec![json!(80), json!(40), json!("2024-01-02 03:04:05+00")]]);
+}

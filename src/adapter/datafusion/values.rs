@@ -143,6 +143,57 @@ pub(crate) fn rows_to_batch(schema: &SchemaRef, columns: &[Column], rows: &[Vec<
     cast_batch(&batch, schema, &sources)
 }
 
+/// Typed column values (`Connection::append_columns`) → one batch of
+/// `schema`: each column built as its natural Arrow type (Int64, Float64,
+/// Boolean, Utf8), then cast to the table's type.
+pub(crate) fn datums_to_batch(schema: &SchemaRef, columns: &[Column], values: &[Vec<crate::adapter::Datum<'_>>]) -> AdapterResult<RecordBatch> {
+    use crate::adapter::Datum;
+    use datafusion::arrow::array::{BooleanArray, Float64Array, Int64Array};
+    let nrows = values.first().map_or(0, Vec::len);
+    let mut sources: Vec<Option<usize>> = vec![None; schema.fields().len()];
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    let mut fields = Vec::with_capacity(columns.len());
+    for (ci, (c, vals)) in columns.iter().zip(values).enumerate() {
+        let Some(pos) = schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(&c.name)) else {
+            return Err(AdapterError::new(format!("Binder Error: table has no column named \"{}\"", c.name)));
+        };
+        sources[pos] = Some(ci);
+        let first = vals.iter().find(|d| !matches!(d, Datum::Null));
+        let arr: ArrayRef = match first {
+            Some(Datum::Int(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Int(_))) => {
+                Arc::new(vals.iter().map(|d| if let Datum::Int(i) = d { Some(*i) } else { None }).collect::<Int64Array>())
+            }
+            Some(Datum::Double(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Double(_))) => {
+                Arc::new(vals.iter().map(|d| if let Datum::Double(f) = d { Some(*f) } else { None }).collect::<Float64Array>())
+            }
+            Some(Datum::Bool(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Bool(_))) => {
+                Arc::new(vals.iter().map(|d| if let Datum::Bool(b) = d { Some(*b) } else { None }).collect::<BooleanArray>())
+            }
+            _ => Arc::new(
+                vals.iter()
+                    .map(|d| match d {
+                        Datum::Null => None,
+                        Datum::Text(t) => Some(t.to_string()),
+                        other => json_text(&other.to_json()),
+                    })
+                    .collect::<StringArray>(),
+            ),
+        };
+        if arr.len() != nrows {
+            return Err(AdapterError::new("append: columns of unequal length"));
+        }
+        fields.push(Field::new(format!("c{ci}"), arr.data_type().clone(), true));
+        arrays.push(arr);
+    }
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        arrays,
+        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(nrows)),
+    )
+    .map_err(|e| AdapterError::new(e.to_string()))?;
+    cast_batch(&batch, schema, &sources)
+}
+
 fn json_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
