@@ -24,7 +24,7 @@ use duckdb::types::{TimeUnit, Value as DValue};
 use serde_json::{Map, Value};
 
 use super::relation_cache::{self, CacheOp, RelationCache};
-use super::values::{decimal_json, float_json, format_blob, format_date, format_interval, format_time, format_timestamp, format_uuid};
+use super::values::{decimal_json, float_json, map_json, format_blob, format_date, format_interval, format_time, format_timestamp, format_uuid};
 
 use super::{
     Adapter, AdapterError, Datum, AdapterResponse, AdapterResult, Column, Connection, QueryResult, Relation, RelationKind,
@@ -820,27 +820,7 @@ fn to_json(v: DValue, hint: Hint) -> Value {
         DValue::Map(entries) => {
             let pairs: Vec<(Value, Value)> =
                 entries.iter().map(|(k, v)| (to_json(k.clone(), Hint::Plain), to_json(v.clone(), Hint::Plain))).collect();
-            if pairs.iter().all(|(k, _)| k.is_string()) {
-                let mut m = Map::new();
-                for (k, v) in pairs {
-                    if let Value::String(k) = k {
-                        m.insert(k, v);
-                    }
-                }
-                Value::Object(m)
-            } else {
-                Value::Array(
-                    pairs
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let mut m = Map::new();
-                            m.insert("key".into(), k);
-                            m.insert("value".into(), v);
-                            Value::Object(m)
-                        })
-                        .collect(),
-                )
-            }
+            map_json(pairs)
         }
         DValue::Union(inner) => to_json(*inner, Hint::Plain),
         #[allow(unreachable_patterns)]

@@ -139,3 +139,22 @@ pub(crate) fn format_uuid(b: &[u8]) -> String {
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
+
+/// A MAP as JSON: an object when every key is a string, else an array of
+/// `{"key", "value"}` objects.
+pub(crate) fn map_json(pairs: Vec<(Value, Value)>) -> Value {
+    if pairs.iter().all(|(k, _)| k.is_string()) {
+        return Value::Object(pairs.into_iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v))).collect());
+    }
+    Value::Array(
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let mut m = serde_json::Map::new();
+                m.insert("key".into(), k);
+                m.insert("value".into(), v);
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}

@@ -61,6 +61,37 @@ fn one_table(tables: &[TableWithJoins], what: &str) -> AdapterResult<(Vec<String
     }
 }
 
+/// `(column index, value SQL)` of each `SET column = value`.
+fn assignments(table: &TableData, name: &str, list: &[datafusion::sql::sqlparser::ast::Assignment]) -> AdapterResult<Vec<(usize, String)>> {
+    list.iter()
+        .map(|a| {
+            let AssignmentTarget::ColumnName(c) = &a.target else { return Err(err("UPDATE of a column tuple is not supported on DataFusion")) };
+            let col = parts(c).pop().unwrap_or_default();
+            let i = column_index(table, &col).ok_or_else(|| err(format!("Binder Error: Referenced update column {col} not found in table {name}!")))?;
+            Ok((i, a.value.to_string()))
+        })
+        .collect()
+}
+
+/// The position of `column` (any case) in the table.
+fn column_index(table: &TableData, column: &str) -> Option<usize> {
+    table.schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(column))
+}
+
+/// Positions of the named columns (INSERT's column list), or all of them.
+fn insert_targets(table: &TableData, name: &str, columns: &[ObjectName]) -> AdapterResult<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..table.schema.fields().len()).collect());
+    }
+    columns
+        .iter()
+        .map(|c| {
+            let n = parts(c).pop().unwrap_or_default();
+            column_index(table, &n).ok_or_else(|| err(format!("Binder Error: Table \"{name}\" does not have a column with name \"{n}\"")))
+        })
+        .collect()
+}
+
 impl DataFusionConnection {
     pub(crate) fn run_statement(&mut self, stmt: Statement) -> AdapterResult<Outcome> {
         match stmt {
@@ -307,7 +338,7 @@ impl DataFusionConnection {
             AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
                 let mut keep: Vec<usize> = (0..table.schema.fields().len()).collect();
                 for c in &column_names {
-                    match table.schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(&c.value)) {
+                    match column_index(&table, &c.value) {
                         Some(i) => keep.retain(|k| *k != i),
                         None if if_exists => {}
                         None => return Err(err(format!("Catalog Error: table {name} does not have a column named \"{}\"", c.value))),
@@ -320,7 +351,7 @@ impl DataFusionConnection {
                 (b.schema(), b)
             }
             AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
-                let Some(i) = table.schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(&old_column_name.value)) else {
+                let Some(i) = column_index(&table, &old_column_name.value) else {
                     return Err(err(format!("Catalog Error: table {name} does not have a column named \"{}\"", old_column_name.value)));
                 };
                 let mut fields: Vec<Field> = table.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -341,22 +372,7 @@ impl DataFusionConnection {
         let Some(source) = ins.source else { return Err(err("INSERT without a query or VALUES is not supported on DataFusion")) };
         // VALUES rows take the table's column types, as DuckDB's do.
         let (qschema, batches) = self.collect(Statement::Query(source))?;
-        let targets: Vec<usize> = if ins.columns.is_empty() {
-            (0..table.schema.fields().len()).collect()
-        } else {
-            ins.columns
-                .iter()
-                .map(|c| {
-                    let n = parts(c).pop().unwrap_or_default();
-                    table
-                        .schema
-                        .fields()
-                        .iter()
-                        .position(|f| f.name().eq_ignore_ascii_case(&n))
-                        .ok_or_else(|| err(format!("Binder Error: Table \"{name}\" does not have a column with name \"{n}\"")))
-                })
-                .collect::<AdapterResult<_>>()?
-        };
+        let targets = insert_targets(&table, &name, &ins.columns)?;
         if qschema.fields().len() != targets.len() {
             return Err(err(format!(
                 "Binder Error: table {name} has {} columns but {} values were supplied",
@@ -425,18 +441,7 @@ impl DataFusionConnection {
         let (p, alias) = one_table(std::slice::from_ref(&u.table), "UPDATE")?;
         let (schema, name) = self.resolve(&p)?;
         let table = self.table(&schema, &name)?;
-        let mut assigned: Vec<(usize, String)> = Vec::new();
-        for a in &u.assignments {
-            let AssignmentTarget::ColumnName(c) = &a.target else { return Err(err("UPDATE of a column tuple is not supported on DataFusion")) };
-            let col = parts(c).pop().unwrap_or_default();
-            let i = table
-                .schema
-                .fields()
-                .iter()
-                .position(|f| f.name().eq_ignore_ascii_case(&col))
-                .ok_or_else(|| err(format!("Binder Error: Referenced update column {col} not found in table!")))?;
-            assigned.push((i, a.value.to_string()));
-        }
+        let assigned = assignments(&table, &name, &u.assignments)?;
         let from = match &u.from {
             Some(UpdateTableFromKind::BeforeSet(t)) | Some(UpdateTableFromKind::AfterSet(t)) => {
                 format!(", {}", t.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
@@ -510,18 +515,7 @@ impl DataFusionConnection {
                 let pred = c.predicate.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
                 match &c.action {
                     MergeAction::Update(upd) => {
-                        let mut assigned = Vec::new();
-                        for a in &upd.assignments {
-                            let AssignmentTarget::ColumnName(cn) = &a.target else { return Err(err("MERGE UPDATE of a column tuple is not supported")) };
-                            let col = parts(cn).pop().unwrap_or_default();
-                            let i = table
-                                .schema
-                                .fields()
-                                .iter()
-                                .position(|f| f.name().eq_ignore_ascii_case(&col))
-                                .ok_or_else(|| err(format!("Binder Error: column {col} not found in {name}")))?;
-                            assigned.push((i, a.value.to_string()));
-                        }
+                        let assigned = assignments(&table, &name, &upd.assignments)?;
                         let exprs: Vec<String> = assigned.iter().enumerate().map(|(k, (_, e))| format!("{e} AS __rdbt_v{k}")).collect();
                         let sql = format!(
                             "SELECT {t}.{ROW}, {} FROM __rdbt_target AS {t} JOIN __rdbt_source AS {s} ON ({on}){pred}",
@@ -549,17 +543,7 @@ impl DataFusionConnection {
                 let keep: BooleanArray = (0..source.num_rows()).map(|i| Some(!matched_src.contains_key(&(i as u64)))).collect();
                 let unmatched = filter_record_batch(&source, &keep).map_err(|e| err(e.to_string()))?;
                 self.scratch("__rdbt_source", unmatched)?;
-                let targets: Vec<usize> = if ins.columns.is_empty() {
-                    (0..table.schema.fields().len()).collect()
-                } else {
-                    ins.columns
-                        .iter()
-                        .map(|cn| {
-                            let n = parts(cn).pop().unwrap_or_default();
-                            table.schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(&n)).ok_or_else(|| err(format!("Binder Error: column {n} not found in {name}")))
-                        })
-                        .collect::<AdapterResult<_>>()?
-                };
+                let targets = insert_targets(&table, &name, &ins.columns)?;
                 let exprs: Vec<String> = match &ins.kind {
                     MergeInsertKind::Values(v) if v.rows.len() == 1 => v.rows[0].content.iter().map(ToString::to_string).collect(),
                     MergeInsertKind::Values(_) => return Err(err("MERGE INSERT takes one row of VALUES")),

@@ -295,21 +295,7 @@ pub(crate) fn cell(a: &dyn Array, i: usize) -> Value {
             let entries = a.as_map().value(i);
             let (keys, vals) = (entries.column(0), entries.column(1));
             let pairs: Vec<(Value, Value)> = (0..entries.len()).map(|j| (cell(keys.as_ref(), j), cell(vals.as_ref(), j))).collect();
-            if pairs.iter().all(|(k, _)| k.is_string()) {
-                Value::Object(pairs.into_iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v))).collect())
-            } else {
-                Value::Array(
-                    pairs
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let mut m = Map::new();
-                            m.insert("key".into(), k);
-                            m.insert("value".into(), v);
-                            Value::Object(m)
-                        })
-                        .collect(),
-                )
-            }
+            fmt::map_json(pairs)
         }
         DataType::Dictionary(..) => {
             let d = a.as_any_dictionary();

@@ -61,14 +61,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A quarter is stepped as three months (see datafusion__dateadd). -#}
+{#- As on DuckDB (a quarter is stepped as three months); the dateadd inside
+    dispatches to datafusion__dateadd. -#}
 {% macro datafusion__last_day(date, datepart) -%}
-    {%- if datepart == 'quarter' -%}
-        {%- set next_period = dbt.dateadd('month', '3', dbt.date_trunc(datepart, date)) -%}
-        cast({{ dbt.dateadd('day', '-1', next_period) }} as date)
-    {%- else -%}
-        {{- dbt.default_last_day(date, datepart) -}}
-    {%- endif -%}
+    {{- dbt.duckdb__last_day(date, datepart) -}}
 {%- endmacro %}
 
 {% macro datafusion__generate_series(upper_bound) -%}
@@ -105,12 +101,5 @@
 {%- endmacro %}
 
 {% macro datafusion__get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
-    {%- if select_sql_header is not none -%}
-        {%- do run_query(select_sql_header) -%}
-    {%- endif -%}
-    select * from (
-        {{ select_sql }}
-    ) as __dbt_sbq
-    where false
-    limit 0
+    {{- dbt.duckdb__get_empty_subquery_sql(select_sql, select_sql_header) -}}
 {%- endmacro %}
