@@ -259,6 +259,9 @@ fn show_and_compile_run_on_datafusion() {
     // A second process sees the first one's tables (Parquet + catalog).
     let out = p.rdbt_expect(&["show", "--target", "datafusion", "--inline", "select count(*) as n from {{ ref('customers') }}"], 0);
     assert!(out.all_output().contains("| 100 |"), "{}", out.all_output());
+    // ORDER BY of the shown query holds with a limit.
+    let out = p.rdbt_expect(&["show", "--target", "datafusion", "--limit", "2", "--inline", "select customer_id from {{ ref('customers') }} order by customer_id desc"], 0);
+    assert!(out.all_output().contains("| 100 ") && out.all_output().contains("| 99 "), "{}", out.all_output());
     let out = p.rdbt_expect(&["show", "--target", "datafusion", "--select", "customers", "--limit", "3"], 0);
     assert!(out.all_output().contains("customer_id"), "{}", out.all_output());
     p.rdbt_expect(&["compile", "--target", "datafusion", "--select", "customers"], 0);

@@ -163,6 +163,11 @@ pub trait Connection: Send {
     /// (naive timestamps count as UTC), for `source freshness`.
     fn freshness_sql(&self, relation: &str, loaded_at: &str, filter: Option<&str>) -> String;
 
+    /// The first `limit` rows of `sql`, in `sql`'s own order (`rdbt show`).
+    fn limit_sql(&self, sql: &str, limit: u64) -> String {
+        format!("select * from (\n{sql}\n) as rdbt_show limit {limit}")
+    }
+
     /// Bulk-inserts already-typed rows (seeds, ingest). `columns` carry the
     /// engine type each value is cast to.
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64>;

@@ -547,7 +547,7 @@ fn print_query(inv: &Invocation, adapter: &dyn crate::adapter::Adapter, sql: &st
         Ok(c) => c,
         Err(e) => return fail(inv, Diagnostic::error("connection", e.message)),
     };
-    let wrapped = if limit >= 0 { format!("select * from (\n{sql}\n) as rdbt_show limit {limit}") } else { sql.to_string() };
+    let wrapped = if limit >= 0 { conn.limit_sql(sql, limit as u64) } else { sql.to_string() };
     let result = match conn.query(&wrapped) {
         Ok(r) => r,
         Err(e) => return fail(inv, Diagnostic::error("database", format!("Database Error: {}", e.message))),

@@ -27,7 +27,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    DataType as SqlType, ExactNumberInfo, Expr, Statement, TimezoneInfo, TypedString, visit_expressions_mut,
+    DataType as SqlType, ExactNumberInfo, Expr, LimitClause, Statement, TimezoneInfo, TypedString, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -532,6 +532,24 @@ impl Connection for DataFusionConnection {
             "select max({loaded_at}) as max_loaded_at, now() as snapshotted_at, \
              date_part('epoch', now()) - date_part('epoch', max({loaded_at})) as max_loaded_at_time_ago_in_s\nfrom {relation}{filter}"
         )
+    }
+
+    /// DataFusion drops an ORDER BY inside a subquery, so the limit goes on
+    /// the query itself when it has none.
+    fn limit_sql(&self, sql: &str, limit: u64) -> String {
+        if let Ok(mut stmts) = parse(sql)
+            && stmts.len() == 1
+            && let Statement::Query(q) = &mut stmts[0]
+            && q.limit_clause.is_none()
+        {
+            q.limit_clause = Some(LimitClause::LimitOffset {
+                limit: Some(Expr::value(datafusion::sql::sqlparser::ast::Value::Number(limit.to_string(), false))),
+                offset: None,
+                limit_by: Vec::new(),
+            });
+            return stmts[0].to_string();
+        }
+        format!("select * from (\n{sql}\n) as rdbt_show limit {limit}")
     }
 
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
