@@ -274,3 +274,33 @@ fn show_and_compile_run_on_datafusion() {
     assert_eq!(customers["metadata"]["type"], "BASE TABLE", "{customers}");
     assert!(customers["columns"].as_object().is_some_and(|c| c.len() > 3), "{customers}");
 }
+
+#[test]
+fn incremental_strategies_are_the_same_on_both_engines() {
+    // Each strategy over two runs: the second run's rows overlap the first
+    // run's (updated) and add new ones; a later row arrives with a NULL key.
+    let p = common::copy_fixture("jaffle");
+    let body = |cfg: &str| {
+        format!(
+            "{{{{ config(materialized='incremental', {cfg}) }}}}\n\
+             select order_id, customer_id, status, cast(order_id * 1.5 as double) as weight\n\
+             from {{{{ ref('stg_orders') }}}}\n\
+             {{% if is_incremental() %}}\n\
+             where order_id >= (select max(order_id) - 5 from {{{{ this }}}})\n\
+             {{% else %}}\n\
+             where order_id <= 50\n\
+             {{% endif %}}\n"
+        )
+    };
+    p.write("models/inc_append.sql", &body("incremental_strategy='append'"));
+    p.write("models/inc_merge.sql", &body("incremental_strategy='merge', unique_key='order_id'"));
+    p.write("models/inc_merge_cols.sql", &body("incremental_strategy='merge', unique_key='order_id', merge_update_columns=['status']"));
+    p.write("models/inc_delete_insert.sql", &body("incremental_strategy='delete+insert', unique_key='order_id'"));
+    p.write("models/inc_delete_insert_list.sql", &body("incremental_strategy='delete+insert', unique_key=['order_id', 'customer_id']"));
+    p.write("models/inc_new_column.sql", &body("unique_key='order_id', on_schema_change='append_new_columns'").replace(
+        "as weight\n",
+        "as weight{% if is_incremental() %}, 'second' as run{% endif %}\n",
+    ));
+    let steps: &[&[&str]] = &[&["build"], &["run", "--select", "inc_append", "inc_merge", "inc_merge_cols", "inc_delete_insert", "inc_delete_insert_list", "inc_new_column"]];
+    assert!(assert_same_on_both_engines(&p, steps) > 10);
+}

@@ -38,12 +38,14 @@ fn parts(name: &ObjectName) -> Vec<String> {
     name.0.iter().map(|p| p.as_ident().map_or_else(|| p.to_string(), |i| i.value.clone())).collect()
 }
 
-/// `"alias"` of a table factor, or its bare name.
+/// The name parts of a table factor and, as SQL written the way the
+/// statement wrote it (quoted or not, so that references to it normalise
+/// alike), its alias or else its bare name.
 fn factor_name(f: &TableFactor) -> Option<(Vec<String>, String)> {
     match f {
         TableFactor::Table { name, alias, .. } => {
             let p = parts(name);
-            let a = alias.as_ref().map_or_else(|| p.last().cloned().unwrap_or_default(), |a| a.name.value.clone());
+            let a = alias.as_ref().map_or_else(|| name.0.last().map(ToString::to_string).unwrap_or_default(), |a| a.name.to_string());
             Some((p, a))
         }
         _ => None,
@@ -409,7 +411,7 @@ impl DataFusionConnection {
         let numbered = self.numbered(&table, ROW)?;
         self.scratch("__rdbt_target", numbered.clone())?;
         let using = d.using.as_ref().map(|u| format!(", {}", u.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))).unwrap_or_default();
-        let a = quoted(&alias);
+        let a = &alias;
         let hits = self.row_ids(&format!("SELECT {a}.{ROW} FROM __rdbt_target AS {a}{using} WHERE {selection}"));
         self.clear_scratch();
         let hits = hits?;
@@ -451,7 +453,7 @@ impl DataFusionConnection {
         let filter = u.selection.as_ref().map(|s| format!(" WHERE {s}")).unwrap_or_default();
         let numbered = self.numbered(&table, ROW)?;
         self.scratch("__rdbt_target", numbered.clone())?;
-        let a = quoted(&alias);
+        let a = &alias;
         let exprs: Vec<String> = assigned.iter().enumerate().map(|(k, (_, e))| format!("{e} AS __rdbt_v{k}")).collect();
         let sql = format!("SELECT {a}.{ROW}, {} FROM __rdbt_target AS {a}{from}{filter}", exprs.join(", "));
         let result = self.collect_sql(&sql);
@@ -488,11 +490,10 @@ impl DataFusionConnection {
         // The source, materialized and numbered, under its alias.
         let (src_alias, src_sql) = match &m.source {
             TableFactor::Table { name, alias, .. } => {
-                let p = parts(name);
-                (alias.as_ref().map_or_else(|| p.last().cloned().unwrap_or_default(), |a| a.name.value.clone()), format!("SELECT * FROM {name}"))
+                (alias.as_ref().map_or_else(|| name.0.last().map(ToString::to_string).unwrap_or_default(), |a| a.name.to_string()), format!("SELECT * FROM {name}"))
             }
             TableFactor::Derived { subquery, alias, .. } => {
-                (alias.as_ref().map(|a| a.name.value.clone()).unwrap_or_else(|| "__rdbt_source".into()), subquery.to_string())
+                (alias.as_ref().map(|a| a.name.to_string()).unwrap_or_else(|| "__rdbt_source".into()), subquery.to_string())
             }
             other => return Err(err(format!("MERGE source {other} is not supported on DataFusion"))),
         };
@@ -501,7 +502,7 @@ impl DataFusionConnection {
         let numbered = self.numbered(&table, ROW)?;
         self.scratch("__rdbt_target", numbered.clone())?;
         self.scratch("__rdbt_source", source.clone())?;
-        let (t, s) = (quoted(&alias), quoted(&src_alias));
+        let (t, s) = (&alias, &src_alias);
         let on = &m.on;
         let result = (|| -> AdapterResult<(RecordBatch, Vec<RecordBatch>, usize)> {
             // Source rows with a match in the target get no INSERT.

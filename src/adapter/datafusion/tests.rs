@@ -145,3 +145,15 @@ fn many_appends_stay_few_segments() {
     assert!(table.segments.len() < 32, "{} segments", table.segments.len());
     assert_eq!(c.query("select count(*), count(name), min(ts) from t").expect("q").rows, vec![vec![json!(80), json!(40), json!("2024-01-02 03:04:05+00")]]);
 }
+
+#[test]
+fn upper_case_aliases_resolve_as_written() {
+    // dbt writes `MERGE INTO t AS DBT_INTERNAL_DEST … DBT_INTERNAL_DEST.id`:
+    // unquoted on both sides, so both normalise the same way.
+    let mut c = mem();
+    c.execute("create table t as select 1 as id, 'a' as v union all select 2, 'b'").expect("t");
+    c.execute("create table s as select 2 as id, 'B' as v").expect("s");
+    c.execute("MERGE INTO t AS DBT_INTERNAL_DEST USING s AS DBT_INTERNAL_SOURCE ON (DBT_INTERNAL_SOURCE.id = DBT_INTERNAL_DEST.id) WHEN MATCHED THEN UPDATE SET v = DBT_INTERNAL_SOURCE.v").expect("merge");
+    c.execute("DELETE FROM t AS DBT_INCREMENTAL_TARGET USING s WHERE (s.id = DBT_INCREMENTAL_TARGET.id)").expect("delete");
+    assert_eq!(rows(&mut c, "select id, v from t"), vec![vec![json!(1), json!("a")]]);
+}
