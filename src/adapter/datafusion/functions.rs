@@ -123,7 +123,13 @@ impl ScalarUDFImpl for DuckText {
         let [arg] = args.args.as_slice() else { return Err(DataFusionError::Plan("rdbt_text takes one argument".into())) };
         let temporal = matches!(
             arg.data_type(),
-            DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Interval(_)
+            DataType::Timestamp(..)
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Interval(_)
+                | DataType::Duration(_)
         );
         if !temporal {
             return match arg {

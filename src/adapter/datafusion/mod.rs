@@ -136,6 +136,16 @@ pub(crate) struct Txn {
     relations: HashMap<(String, String), Option<Named>>,
     /// schema key → Some(name) created, None dropped.
     schemas: HashMap<String, Option<String>>,
+    /// Schemas dropped in this transaction: their committed relations are
+    /// gone even when the schema is created again.
+    dropped: std::collections::HashSet<String>,
+    /// For each relation this transaction changes, the committed entry it
+    /// started from (`store::identity`), checked at COMMIT so that two
+    /// connections changing one table cannot silently lose a change.
+    /// (The entries are kept, so their addresses cannot be reused.)
+    bases: HashMap<(String, String), Option<Entry>>,
+    /// One statement run as its own transaction (no explicit BEGIN).
+    implicit: bool,
     /// Tables a statement registers for its own queries (`__rdbt_target`).
     scratch: HashMap<String, Arc<dyn TableProvider>>,
 }
@@ -161,7 +171,7 @@ impl ConnState {
             if let Some(r) = txn.relations.get(&(ks.clone(), kn.clone())) {
                 return r.clone();
             }
-            if let Some(None) = txn.schemas.get(&ks) {
+            if txn.dropped.contains(&ks) {
                 return None;
             }
         }
@@ -196,7 +206,7 @@ impl ConnState {
         let ks = key(schema);
         let txn = self.txn();
         let mut out: std::collections::BTreeMap<String, Named> = std::collections::BTreeMap::new();
-        if !matches!(txn.schemas.get(&ks), Some(None)) {
+        if !txn.dropped.contains(&ks) {
             if let Ok(c) = self.store.committed.read()
                 && let Some(s) = c.schemas.get(&ks)
             {
@@ -251,6 +261,13 @@ pub(crate) fn storage_sql_type(t: &SqlType) -> Option<SqlType> {
     match t {
         SqlType::JSON | SqlType::JSONB | SqlType::Uuid => Some(SqlType::Varchar(None)),
         SqlType::HugeInt | SqlType::UHugeInt => Some(SqlType::Decimal(ExactNumberInfo::PrecisionAndScale(38, 0))),
+        // DuckDB's defaults: DECIMAL is (18,3), DECIMAL(p) is (p,0).
+        SqlType::Decimal(ExactNumberInfo::None) | SqlType::Numeric(ExactNumberInfo::None) => {
+            Some(SqlType::Decimal(ExactNumberInfo::PrecisionAndScale(18, 3)))
+        }
+        SqlType::Decimal(ExactNumberInfo::Precision(p)) | SqlType::Numeric(ExactNumberInfo::Precision(p)) => {
+            Some(SqlType::Decimal(ExactNumberInfo::PrecisionAndScale(*p, 0)))
+        }
         SqlType::Timestamp(None, tz) => Some(SqlType::Timestamp(Some(6), *tz)),
         SqlType::Datetime(None) => Some(SqlType::Timestamp(Some(6), TimezoneInfo::None)),
         _ => None,
@@ -259,7 +276,7 @@ pub(crate) fn storage_sql_type(t: &SqlType) -> Option<SqlType> {
 
 /// Rewrites the statement's CASTs and typed literals to types DataFusion
 /// knows (`storage_sql_type`).
-fn prepare(stmt: &mut Statement) {
+pub(crate) fn prepare(stmt: &mut Statement) {
     let _ = visit_expressions_mut(stmt, |e| {
         if let Expr::Cast { expr, data_type, format: None, .. } = e
             && matches!(data_type, SqlType::Varchar(_) | SqlType::Text | SqlType::String(_) | SqlType::CharacterVarying(_))
@@ -341,7 +358,21 @@ impl DataFusionConnection {
 
     /// Applies `op` to the open transaction, or commits it alone.
     pub(crate) fn record(&mut self, op: Op) -> AdapterResult<()> {
+        let base = match &op {
+            Op::Put { schema, name, .. } | Op::Remove { schema, name } => {
+                let k = (key(schema), key(name));
+                let known = self.state.txn().bases.contains_key(&k);
+                (!known).then(|| {
+                    let committed = self.state.store.committed.read().ok().and_then(|c| c.get(schema, name).map(|r| r.entry.clone()));
+                    (k, committed)
+                })
+            }
+            _ => None,
+        };
         let mut txn = self.state.txn();
+        if let Some((k, id)) = base {
+            txn.bases.insert(k, id);
+        }
         match &op {
             Op::CreateSchema(s) => {
                 txn.schemas.insert(key(s), Some(s.clone()));
@@ -349,6 +380,7 @@ impl DataFusionConnection {
             Op::DropSchema(s) => {
                 let ks = key(s);
                 txn.schemas.insert(ks.clone(), None);
+                txn.dropped.insert(ks.clone());
                 txn.relations.retain(|(sk, _), _| *sk != ks);
             }
             Op::Put { schema, name, entry } => {
@@ -365,14 +397,16 @@ impl DataFusionConnection {
     }
 
     fn finish(&mut self, commit: bool) -> AdapterResult<()> {
-        let ops = {
+        let (ops, bases) = {
             let mut txn = self.state.txn();
             txn.active = false;
+            txn.implicit = false;
             txn.relations.clear();
             txn.schemas.clear();
-            std::mem::take(&mut txn.ops)
+            txn.dropped.clear();
+            (std::mem::take(&mut txn.ops), std::mem::take(&mut txn.bases))
         };
-        if commit { self.state.store.commit(&ops) } else { Ok(()) }
+        if commit { self.state.store.commit(&ops, &bases) } else { Ok(()) }
     }
 
     /// `schema.name` of an object name, checking the database part.
@@ -401,11 +435,18 @@ impl DataFusionConnection {
     fn run_statements(&mut self, sql: &str) -> AdapterResult<Outcome> {
         let mut last = Outcome::Done(None);
         for stmt in parse(sql)? {
-            let active = self.state.txn().active;
+            let control = matches!(stmt, Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. });
+            let implicit = !control && !self.state.txn().active;
+            if implicit {
+                // Outside BEGIN … COMMIT a statement is its own transaction:
+                // all of its changes commit together, or none.
+                let mut txn = self.state.txn();
+                txn.active = true;
+                txn.implicit = true;
+            }
             let out = self.run_statement(stmt);
-            if out.is_err() && !active {
-                // A failed autocommit statement leaves nothing behind.
-                let _ = self.finish(false);
+            if implicit {
+                self.finish(out.is_ok())?;
             }
             last = out?;
         }
@@ -442,9 +483,11 @@ impl Connection for DataFusionConnection {
         txn.active = true;
         Ok(())
     }
+    /// Without an open transaction there is nothing to commit (as the
+    /// DuckDB adapter: a hook's own COMMIT may have closed it).
     fn commit(&mut self) -> AdapterResult<()> {
         if !self.state.txn().active {
-            return Err(AdapterError::new("TransactionContext Error: cannot commit - no transaction is active"));
+            return Ok(());
         }
         self.finish(true)
     }

@@ -158,13 +158,30 @@ impl DataFusionConnection {
                     return Err(err(format!("Catalog Error: View with name \"{name}\" already exists!")));
                 }
                 self.require_schema(&schema)?;
-                let sql = cv.query.to_string();
+                // Stored as DataFusion will plan it (types mapped, text casts).
+                let mut query = Statement::Query(cv.query);
+                super::prepare(&mut query);
+                let sql = query.to_string();
+                // A view reading itself would recurse without end when used.
+                let mut self_reference = false;
+                let _ = datafusion::sql::sqlparser::ast::visit_relations(&query, |r| {
+                    if let Ok((s2, n2)) = self.resolve(&parts(r))
+                        && s2.eq_ignore_ascii_case(&schema)
+                        && n2.eq_ignore_ascii_case(&name)
+                    {
+                        self_reference = true;
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+                if self_reference {
+                    return Err(err(format!("Catalog Error: view \"{name}\" cannot read from itself")));
+                }
                 // Planned now so that a broken view fails where it is created.
-                self.plan_schema(Statement::Query(cv.query))?;
+                self.plan_schema(query)?;
                 self.record(Op::Put { schema, name, entry: Entry::View(Arc::new(sql)) })?;
                 Ok(Outcome::Done(None))
             }
-            Statement::Drop { object_type, if_exists, names, .. } => {
+            Statement::Drop { object_type, if_exists, names, cascade, .. } => {
                 for n in &names {
                     let p = parts(n);
                     if object_type == ObjectType::Schema {
@@ -174,6 +191,11 @@ impl DataFusionConnection {
                                 continue;
                             }
                             return Err(err(format!("Catalog Error: Schema with name {s} does not exist!")));
+                        }
+                        if !cascade && !self.state.relations(&s).is_empty() {
+                            return Err(err(format!(
+                                "Dependency Error: Cannot drop schema \"{s}\" because there are entries that depend on it (use DROP SCHEMA … CASCADE)"
+                            )));
                         }
                         self.record(Op::DropSchema(s))?;
                         continue;

@@ -107,6 +107,15 @@ pub(crate) struct Catalog {
     pub schemas: BTreeMap<String, SchemaEntry>,
 }
 
+/// Which committed entry a transaction started from (its data's address):
+/// equal identities mean nothing changed in between.
+pub(crate) fn identity(entry: &Entry) -> usize {
+    match entry {
+        Entry::Table(t) => Arc::as_ptr(t) as usize,
+        Entry::View(v) => Arc::as_ptr(v) as usize,
+    }
+}
+
 pub(crate) fn key(name: &str) -> String {
     name.to_lowercase()
 }
@@ -188,12 +197,17 @@ impl Store {
         let log_path = root.join("catalog.log");
         if log_path.exists() {
             let f = File::open(&log_path).map_err(|e| io_err("cannot read", &log_path, e))?;
-            for line in std::io::BufReader::new(f).lines() {
-                let Ok(line) = line else { break };
-                // A torn last line is a commit that did not finish.
-                let Ok(v) = serde_json::from_str::<Value>(&line) else { break };
-                for op in v.get("ops").and_then(Value::as_array).into_iter().flatten() {
-                    catalog.apply(&op_from_json(root, op)?);
+            let lines: Vec<String> = std::io::BufReader::new(f).lines().collect::<Result<_, _>>().map_err(|e| io_err("cannot read", &log_path, e))?;
+            for (i, line) in lines.iter().enumerate() {
+                match serde_json::from_str::<Value>(line) {
+                    Ok(v) => {
+                        for op in v.get("ops").and_then(Value::as_array).into_iter().flatten() {
+                            catalog.apply(&op_from_json(root, op)?);
+                        }
+                    }
+                    // A torn last line is a commit that did not finish.
+                    Err(_) if i + 1 == lines.len() => break,
+                    Err(e) => return Err(io_err(&format!("corrupt line {} of", i + 1), &log_path, e)),
                 }
             }
         }
@@ -202,8 +216,9 @@ impl Store {
         Ok(store)
     }
 
-    /// Makes `ops` durable (Parquet files, then one log line) and visible.
-    pub fn commit(&self, ops: &[Op]) -> AdapterResult<()> {
+    /// Makes `ops` durable (Parquet files, then one log line) and visible,
+    /// unless a relation in `bases` changed since the transaction read it.
+    pub fn commit(&self, ops: &[Op], bases: &std::collections::HashMap<(String, String), Option<Entry>>) -> AdapterResult<()> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -217,6 +232,17 @@ impl Store {
             }
         }
         let mut log = self.log.lock().map_err(|_| AdapterError::new("catalog log lock poisoned"))?;
+        {
+            let committed = self.committed.read().map_err(|_| AdapterError::new("catalog lock poisoned"))?;
+            for ((schema, name), base) in bases {
+                let now = committed.get(schema, name).map(|r| identity(&r.entry));
+                if now != base.as_ref().map(identity) {
+                    return Err(AdapterError::new(format!(
+                        "TransactionContext Error: Conflict on {schema}.{name}: another connection changed it since this transaction read it"
+                    )));
+                }
+            }
+        }
         if let Some(root) = &self.root {
             if log.is_none() {
                 let path = root.join("catalog.log");
@@ -228,7 +254,14 @@ impl Store {
             let mut text = line.to_string();
             text.push('\n');
             if let Some(f) = log.as_mut() {
-                f.write_all(text.as_bytes()).map_err(|e| io_err("cannot write", &root.join("catalog.log"), e))?;
+                let before = f.metadata().map(|m| m.len()).unwrap_or(0);
+                if let Err(e) = f.write_all(text.as_bytes()).and_then(|_| f.sync_data()) {
+                    // A partial line would hide every later commit from the
+                    // replay: cut it off, and fail this commit.
+                    let _ = f.set_len(before);
+                    *log = None;
+                    return Err(io_err("cannot write", &root.join("catalog.log"), e));
+                }
             }
         }
         let mut committed = self.committed.write().map_err(|_| AdapterError::new("catalog lock poisoned"))?;
@@ -261,7 +294,10 @@ impl Store {
         let path = root.join("catalog.json");
         let tmp = root.join("catalog.json.tmp");
         let text = serde_json::to_string_pretty(&doc).map_err(|e| AdapterError::new(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| io_err("cannot write", &tmp, e))?;
+        {
+            let mut f = File::create(&tmp).map_err(|e| io_err("cannot write", &tmp, e))?;
+            f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| io_err("cannot write", &tmp, e))?;
+        }
         std::fs::rename(&tmp, &path).map_err(|e| io_err("cannot write", &path, e))?;
         *log = None;
         let log_path = root.join("catalog.log");
@@ -313,7 +349,8 @@ fn write_segment(root: &Path, schema: &SchemaRef, seg: &Segment) -> AdapterResul
     for b in batches.iter() {
         writer.write(b).map_err(|e| io_err("cannot write", &path, e))?;
     }
-    writer.close().map_err(|e| io_err("cannot write", &path, e))?;
+    writer.finish().map_err(|e| io_err("cannot write", &path, e))?;
+    writer.inner_mut().sync_data().map_err(|e| io_err("cannot write", &path, e))?;
     let _ = seg.file.set(rel);
     Ok(())
 }

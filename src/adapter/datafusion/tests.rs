@@ -157,3 +157,49 @@ fn upper_case_aliases_resolve_as_written() {
     c.execute("DELETE FROM t AS DBT_INCREMENTAL_TARGET USING s WHERE (s.id = DBT_INCREMENTAL_TARGET.id)").expect("delete");
     assert_eq!(rows(&mut c, "select id, v from t"), vec![vec![json!(1), json!("a")]]);
 }
+
+#[test]
+fn schema_drop_and_recreate_in_one_transaction() {
+    let mut c = mem();
+    c.execute("create schema s; create table s.t as select 1 as x").expect("setup");
+    assert!(c.execute("drop schema s").is_err(), "a non-empty schema needs CASCADE");
+    c.begin().expect("begin");
+    c.execute("drop schema s cascade").expect("drop");
+    c.execute("create schema s").expect("create");
+    assert!(c.query("select * from s.t").is_err(), "the old table is gone");
+    c.execute("create table s.t as select 2 as x").expect("recreate");
+    c.commit().expect("commit");
+    assert_eq!(c.query("select x from s.t").expect("q").rows, vec![vec![json!(2)]]);
+    // A statement is all or nothing: `b` is missing, so `a` stays.
+    c.execute("create table a as select 1 as x").expect("a");
+    assert!(c.execute("drop table a, b").is_err());
+    assert_eq!(c.relation_kind(&Relation::new("db", "main", "a")).expect("kind"), Some(RelationKind::Table));
+    // COMMIT without a transaction is a no-op, as on DuckDB.
+    c.commit().expect("commit outside a transaction");
+}
+
+#[test]
+fn views_are_stored_as_planned_and_cannot_read_themselves() {
+    let mut c = mem();
+    c.execute("create view v as select cast('{\"a\": 1}' as json) as j, cast(cast('2024-01-02 03:04:05' as timestamp) as varchar) as t, cast(1.23456 as decimal) as d")
+        .expect("view");
+    assert_eq!(c.query("select * from v").expect("v").rows, vec![vec![json!("{\"a\": 1}"), json!("2024-01-02 03:04:05"), json!(1.235)]]);
+    let e = c.execute("create or replace view v as select * from v").expect_err("self reference");
+    assert!(e.message.contains("cannot read from itself"), "{}", e.message);
+}
+
+#[test]
+fn concurrent_changes_to_one_table_conflict() {
+    let a = DataFusionAdapter::open(":memory:", "db", "main").expect("open");
+    let mut c1 = a.connection().expect("c1");
+    let mut c2 = a.connection().expect("c2");
+    c1.execute("create table t as select 1 as x").expect("t");
+    c1.begin().expect("begin 1");
+    c2.begin().expect("begin 2");
+    c1.execute("insert into t values (2)").expect("insert 1");
+    c2.execute("insert into t values (3)").expect("insert 2");
+    c1.commit().expect("first commit wins");
+    let e = c2.commit().expect_err("second commit conflicts");
+    assert!(e.message.contains("Conflict"), "{}", e.message);
+    assert_eq!(rows(&mut c1, "select x from t"), vec![vec![json!(1)], vec![json!(2)]]);
+}

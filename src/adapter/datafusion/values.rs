@@ -254,7 +254,7 @@ pub(crate) fn cell(a: &dyn Array, i: usize) -> Value {
         DataType::LargeBinary => Value::String(fmt::format_blob(a.as_binary::<i64>().value(i))),
         DataType::BinaryView => Value::String(fmt::format_blob(a.as_binary_view().value(i))),
         DataType::Date32 => Value::String(fmt::format_date(a.as_primitive::<Date32Type>().value(i))),
-        DataType::Date64 => Value::String(fmt::format_date((a.as_primitive::<Date64Type>().value(i) / 86_400_000) as i32)),
+        DataType::Date64 => Value::String(fmt::format_date(a.as_primitive::<Date64Type>().value(i).div_euclid(86_400_000) as i32)),
         DataType::Time32(TimeUnit::Second) => Value::String(fmt::format_time(a.as_primitive::<Time32SecondType>().value(i) as i64 * 1_000_000)),
         DataType::Time32(_) => Value::String(fmt::format_time(a.as_primitive::<Time32MillisecondType>().value(i) as i64 * 1000)),
         DataType::Time64(TimeUnit::Microsecond) => Value::String(fmt::format_time(a.as_primitive::<Time64MicrosecondType>().value(i))),
@@ -279,6 +279,17 @@ pub(crate) fn cell(a: &dyn Array, i: usize) -> Value {
         }
         DataType::Interval(IntervalUnit::YearMonth) => {
             Value::String(fmt::format_interval(a.as_primitive::<IntervalYearMonthType>().value(i), 0, 0))
+        }
+        // timestamp - timestamp: DuckDB answers an INTERVAL.
+        DataType::Duration(unit) => {
+            let v = match unit {
+                TimeUnit::Second => a.as_primitive::<datafusion::arrow::datatypes::DurationSecondType>().value(i).saturating_mul(1_000_000_000),
+                TimeUnit::Millisecond => a.as_primitive::<datafusion::arrow::datatypes::DurationMillisecondType>().value(i).saturating_mul(1_000_000),
+                TimeUnit::Microsecond => a.as_primitive::<datafusion::arrow::datatypes::DurationMicrosecondType>().value(i).saturating_mul(1000),
+                TimeUnit::Nanosecond => a.as_primitive::<datafusion::arrow::datatypes::DurationNanosecondType>().value(i),
+            };
+            let day = 86_400_000_000_000i64;
+            Value::String(fmt::format_interval(0, (v / day) as i32, v % day))
         }
         DataType::List(_) => list(a.as_list::<i32>().value(i)),
         DataType::LargeList(_) => list(a.as_list::<i64>().value(i)),
