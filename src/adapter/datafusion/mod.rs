@@ -427,9 +427,17 @@ impl DataFusionConnection {
         }
     }
 
-    fn relation_parts(&self, relation: &Relation) -> (String, String) {
+    /// `schema.name` of a relation of this database (another database's is
+    /// an error, as in SQL through `resolve`).
+    fn relation_parts(&self, relation: &Relation) -> AdapterResult<(String, String)> {
+        if !relation.database.is_empty() && !relation.database.eq_ignore_ascii_case(&self.state.database) {
+            return Err(AdapterError::new(format!(
+                "Catalog \"{}\" does not exist (this DataFusion database is \"{}\")",
+                relation.database, self.state.database
+            )));
+        }
         let schema = if relation.schema.is_empty() { self.state.default_schema.clone() } else { relation.schema.clone() };
-        (schema, relation.identifier.clone())
+        Ok((schema, relation.identifier.clone()))
     }
 
     fn run_statements(&mut self, sql: &str) -> AdapterResult<Outcome> {
@@ -503,12 +511,12 @@ impl Connection for DataFusionConnection {
     }
 
     fn relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>> {
-        let (s, n) = self.relation_parts(relation);
+        let (s, n) = self.relation_parts(relation)?;
         Ok(self.state.lookup(&s, &n).map(|r| r.entry.kind()))
     }
 
     fn get_columns(&mut self, relation: &Relation) -> AdapterResult<Vec<Column>> {
-        let (s, n) = self.relation_parts(relation);
+        let (s, n) = self.relation_parts(relation)?;
         let schema = match self.state.lookup(&s, &n).map(|r| r.entry) {
             None => return Ok(Vec::new()),
             Some(Entry::Table(t)) => t.schema.clone(),
@@ -534,7 +542,7 @@ impl Connection for DataFusionConnection {
     }
 
     fn drop_relation(&mut self, relation: &Relation, _kind: RelationKind) -> AdapterResult<()> {
-        let (s, n) = self.relation_parts(relation);
+        let (s, n) = self.relation_parts(relation)?;
         if self.state.lookup(&s, &n).is_none() {
             return Ok(());
         }
@@ -542,7 +550,7 @@ impl Connection for DataFusionConnection {
     }
 
     fn rename_relation(&mut self, from: &Relation, _kind: RelationKind, to_identifier: &str) -> AdapterResult<()> {
-        let (s, n) = self.relation_parts(from);
+        let (s, n) = self.relation_parts(from)?;
         let Some(r) = self.state.lookup(&s, &n) else {
             return Err(AdapterError::new(format!("Catalog Error: Table with name {n} does not exist!")));
         };
@@ -596,7 +604,7 @@ impl Connection for DataFusionConnection {
     }
 
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
-        let (s, n) = self.relation_parts(relation);
+        let (s, n) = self.relation_parts(relation)?;
         let table = self.table(&s, &n)?;
         let batch = values::rows_to_batch(&table.schema, columns, rows)?;
         let count = batch.num_rows() as u64;
@@ -608,7 +616,7 @@ impl Connection for DataFusionConnection {
         if values.len() != columns.len() {
             return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
         }
-        let (s, n) = self.relation_parts(relation);
+        let (s, n) = self.relation_parts(relation)?;
         let table = self.table(&s, &n)?;
         let batch = values::datums_to_batch(&table.schema, columns, values)?;
         let count = batch.num_rows() as u64;

@@ -393,6 +393,9 @@ impl DataFusionConnection {
         let TableObject::TableName(tname) = &ins.table else { return Err(err("INSERT INTO a table function is not supported")) };
         let (schema, name) = self.resolve(&parts(tname))?;
         let table = self.table(&schema, &name)?;
+        if ins.on.is_some() || ins.returning.is_some() {
+            return Err(err("INSERT … ON CONFLICT / RETURNING is not supported on DataFusion"));
+        }
         let Some(source) = ins.source else { return Err(err("INSERT without a query or VALUES is not supported on DataFusion")) };
         // VALUES rows take the table's column types, as DuckDB's do.
         let (qschema, batches) = self.collect(Statement::Query(source))?;
@@ -422,6 +425,9 @@ impl DataFusionConnection {
         let tables = match &d.from {
             FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
         };
+        if d.returning.is_some() || !d.tables.is_empty() {
+            return Err(err("DELETE … RETURNING and multi-table DELETE are not supported on DataFusion"));
+        }
         let (p, alias) = one_table(tables, "DELETE")?;
         let (schema, name) = self.resolve(&p)?;
         let table = self.table(&schema, &name)?;
@@ -462,6 +468,9 @@ impl DataFusionConnection {
     }
 
     fn update(&mut self, u: datafusion::sql::sqlparser::ast::Update) -> AdapterResult<Outcome> {
+        if u.returning.is_some() {
+            return Err(err("UPDATE … RETURNING is not supported on DataFusion"));
+        }
         let (p, alias) = one_table(std::slice::from_ref(&u.table), "UPDATE")?;
         let (schema, name) = self.resolve(&p)?;
         let table = self.table(&schema, &name)?;
