@@ -6,7 +6,7 @@
 //! streamed, never collected).
 //!
 //!   . scripts/libduckdb.sh
-//!   cargo run --no-default-features --example bench_fetch -- [--records N] [--page-size N]
+//!   cargo run --no-default-features --features datafusion --example bench_fetch -- [--records N] [--page-size N]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -6,7 +6,7 @@
 //! activities/s, rows/s over all tables and the peak resident memory.
 //!
 //!   scripts/bench_ingest.sh 100000 1000000        # release build, dlt too when installed
-//!   cargo run --no-default-features --release --example bench_ingest -- --activities 100000 [--url URL] [--disposition append]
+//!   cargo run --no-default-features --features datafusion --release --example bench_ingest -- --activities 100000 [--url URL] [--disposition append]
 
 use std::time::Instant;
 

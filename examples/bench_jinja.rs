@@ -8,7 +8,7 @@
 //! context against an environment whose macros were registered once.
 //!
 //!   . scripts/libduckdb.sh
-//!   cargo run --no-default-features --example bench_jinja -- [--iterations N] [--print]
+//!   cargo run --no-default-features --features datafusion --example bench_jinja -- [--iterations N] [--print]
 //!
 //! `scripts/bench_jinja.sh` runs this and the same model through dbt-core
 //! (`scripts/bench_jinja.py`) and checks both render the same text.

@@ -3,7 +3,7 @@
 //! lists) through the ingest loader into a DuckDB file, and prints records/s
 //! and the peak RSS.
 //!
-//! `cargo run --no-default-features --example bench_load [-- RECORDS [DB_PATH [MEMORY_LIMIT]]]`
+//! `cargo run --no-default-features --features datafusion --example bench_load [-- RECORDS [DB_PATH [MEMORY_LIMIT]]]`
 //! (default 100000 records into a temporary file; e.g. `1000000` for the
 //! 1M target). Pages of 200 records are generated one at a time, as an API
 //! would deliver them, so the loader's memory is what is measured; the

@@ -5,7 +5,7 @@
 //! scikit-learn, the same for sklearn's pipeline on the same split
 //! (`scripts/bench_ml_sklearn.py`).
 //!
-//! `cargo run --no-default-features --example bench_ml [-- ROWS... [--trees N] [--no-sklearn]]`
+//! `cargo run --no-default-features --features datafusion --example bench_ml [-- ROWS... [--trees N] [--no-sklearn]]`
 //! (default rows: 2000 200000). The test profile compiles rdbt itself
 //! without optimisation (about 4x slower here); for release-like figures
 //! without rebuilding the dependencies add

@@ -3,7 +3,7 @@
 //! project's offline responses, and for comparing loaders against the same
 //! server.
 //!
-//!     cargo run --no-default-features --example strava_api -- --port 8765 --activities 400
+//!     cargo run --no-default-features --features datafusion --example strava_api -- --port 8765 --activities 400
 
 use std::io::Read;
 

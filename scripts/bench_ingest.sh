@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/libduckdb.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdbt/target}"
-cargo build --release --no-default-features --locked --example bench_ingest --example strava_api >&2
+cargo build --release --no-default-features --features datafusion --locked --example bench_ingest --example strava_api >&2
 bin="$CARGO_TARGET_DIR/release/examples"
 [ $# -gt 0 ] || set -- 100000
 for n in "$@"; do

@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdbt/target}"
 profile="${CARGO_PROFILE:-dev}"
 rdbt_n="${1:-20000}"
 dbt_n="${2:-2000}"
-cargo build --quiet --no-default-features --profile "$profile" --example bench_jinja
+cargo build --quiet --no-default-features --features datafusion --profile "$profile" --example bench_jinja
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 bench="$CARGO_TARGET_DIR/$dir/examples/bench_jinja"
 

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/libduckdb.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdbt/target}"
-cargo build --no-default-features --locked --bin rdbt --example strava_api
+cargo build --no-default-features --features datafusion --locked --bin rdbt --example strava_api
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fifo="$work/stdin"; mkfifo "$fifo"

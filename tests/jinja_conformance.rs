@@ -33,7 +33,7 @@ const KNOWN_HEADER: &str = "\
 # `<file stem>/<case name>  <category>: <reason>`. tests/jinja_conformance.rs
 # fails when a case not listed here fails, and when a listed case passes
 # (remove it: this list only shrinks). `RDBT_JINJA_BLESS=1 cargo test
-# --no-default-features --test jinja_conformance` rewrites it to today's
+# --no-default-features --features datafusion --test jinja_conformance` rewrites it to today's
 # failures, keeping the reasons of the entries that stay.
 ";
 

@@ -4,7 +4,7 @@ every case of the Jinja conformance suite (tests/jinja/cases/*.yml).
 
 Usage:   python3 scripts/golden/jinja_conformance.py
 Needs:   pip install "dbt-core==1.11.*"   (plus PyYAML, which dbt-core pulls in)
-Checked: `cargo test --no-default-features --test jinja_conformance`
+Checked: `cargo test --no-default-features --features datafusion --test jinja_conformance`
 
 A case is a template, optional macro files, optional context names and
 optional `vars`. It is rendered the way dbt renders a model's SQL: the text
