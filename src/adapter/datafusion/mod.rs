@@ -282,8 +282,11 @@ pub(crate) fn prepare(stmt: &mut Statement) {
             && matches!(data_type, SqlType::Varchar(_) | SqlType::Text | SqlType::String(_) | SqlType::CharacterVarying(_))
         {
             // DuckDB's text form of dates and times (functions::DuckText).
+            // The call's AST, parsed once, with the argument swapped in.
+            static TEXT_CALL: OnceLock<Option<Expr>> = OnceLock::new();
+            let template = TEXT_CALL.get_or_init(|| Parser::new(&DuckDbDialect {}).try_with_sql("rdbt_text(NULL)").and_then(|mut p| p.parse_expr()).ok());
             let inner = std::mem::replace(expr.as_mut(), Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
-            if let Ok(Expr::Function(mut f)) = Parser::new(&DuckDbDialect {}).try_with_sql("rdbt_text(NULL)").and_then(|mut p| p.parse_expr())
+            if let Some(Expr::Function(mut f)) = template.clone()
                 && let datafusion::sql::sqlparser::ast::FunctionArguments::List(list) = &mut f.args
             {
                 list.args = vec![datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(inner))];

@@ -334,15 +334,16 @@ impl DataFusionConnection {
 
     fn alter(&mut self, schema: &str, name: &str, op: AlterTableOperation) -> AdapterResult<()> {
         let table = self.table(schema, name)?;
+        if let AlterTableOperation::RenameTable { table_name } = &op {
+            let to = match table_name {
+                RenameTableNameKind::As(n) | RenameTableNameKind::To(n) => parts(n).pop().unwrap_or_default(),
+            };
+            let rel = crate::adapter::Relation::new(self.state.database.clone(), schema, name);
+            return crate::adapter::Connection::rename_relation(self, &rel, crate::adapter::RelationKind::Table, &to);
+        }
+        // The other changes rewrite the rows.
         let batch = self.table_batch(&table)?;
         let (new_schema, new_batch) = match op {
-            AlterTableOperation::RenameTable { table_name } => {
-                let to = match table_name {
-                    RenameTableNameKind::As(n) | RenameTableNameKind::To(n) => parts(&n).pop().unwrap_or_default(),
-                };
-                let rel = crate::adapter::Relation::new(self.state.database.clone(), schema, name);
-                return crate::adapter::Connection::rename_relation(self, &rel, crate::adapter::RelationKind::Table, &to);
-            }
             AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
                 if table.schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&column_def.name.value)) {
                     if if_not_exists {
