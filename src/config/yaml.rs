@@ -6,6 +6,18 @@ use serde_json::{Map, Value};
 
 use crate::diag::{Diagnostic, Span};
 
+/// What kind of YAML value `v` is, for messages: "a string", "a list"…
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
 pub fn to_json(v: serde_yaml::Value) -> Value {
     match v {
         serde_yaml::Value::Null => Value::Null,

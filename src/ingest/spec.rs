@@ -532,19 +532,8 @@ struct Parser {
     warnings: Vec<SpecError>,
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
 fn as_obj<'a>(v: &'a Value, p: &P, what: &str) -> Result<&'a Map<String, Value>, SpecError> {
-    v.as_object().ok_or_else(|| p.err(format!("expected {what} (a mapping), found {}", type_name(v))))
+    v.as_object().ok_or_else(|| p.err(format!("expected {what} (a mapping), found {}", crate::config::yaml::kind_of(v))))
 }
 
 /// A present, non-null value.
@@ -558,7 +547,7 @@ fn string(v: &Value, p: &P) -> Result<String, SpecError> {
         // YAML turns `123` into a number; an id or key written that way is meant as text.
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(p.err(format!("expected a string, found {}", type_name(v)))),
+        _ => Err(p.err(format!("expected a string, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
@@ -574,7 +563,7 @@ fn opt_bool(m: &Map<String, Value>, k: &str, p: &P) -> Result<Option<bool>, Spec
     match get(m, k) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(p.key(k).err(format!("expected true or false, found {}", type_name(v)))),
+        Some(v) => Err(p.key(k).err(format!("expected true or false, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
@@ -585,7 +574,7 @@ fn opt_int(m: &Map<String, Value>, k: &str, p: &P) -> Result<Option<i64>, SpecEr
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             .map(Some)
-            .ok_or_else(|| p.key(k).err(format!("expected an integer, found {}", type_name(v)))),
+            .ok_or_else(|| p.key(k).err(format!("expected an integer, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
@@ -597,7 +586,7 @@ fn opt_f64(m: &Map<String, Value>, k: &str, p: &P) -> Result<Option<f64>, SpecEr
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             .filter(|f: &f64| f.is_finite() && *f >= 0.0)
             .map(Some)
-            .ok_or_else(|| p.key(k).err(format!("expected a non-negative number, found {}", type_name(v)))),
+            .ok_or_else(|| p.key(k).err(format!("expected a non-negative number, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
@@ -623,7 +612,7 @@ fn string_map(v: &Value, p: &P) -> Result<Vec<(String, String)>, SpecError> {
 
 fn choice<T: Copy>(v: &Value, p: &P, choices: &[(&str, T)]) -> Result<T, SpecError> {
     let names = || choices.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-    let s = v.as_str().ok_or_else(|| p.err(format!("expected one of {}, found {}", names(), type_name(v))))?;
+    let s = v.as_str().ok_or_else(|| p.err(format!("expected one of {}, found {}", names(), crate::config::yaml::kind_of(v))))?;
     let norm = s.trim().to_ascii_lowercase().replace('-', "_");
     choices
         .iter()
@@ -656,7 +645,7 @@ impl Parser {
         let list = match get(m, "resources") {
             Some(Value::Array(a)) if !a.is_empty() => a,
             Some(Value::Array(_)) | None => return Err(rp.err("at least one resource is required")),
-            Some(other) => return Err(rp.err(format!("expected a list of resources, found {}", type_name(other)))),
+            Some(other) => return Err(rp.err(format!("expected a list of resources, found {}", crate::config::yaml::kind_of(other)))),
         };
         let mut resources = Vec::with_capacity(list.len());
         for (i, raw) in list.iter().enumerate() {
@@ -858,7 +847,7 @@ impl Parser {
         let (kind_v, m, tp) = match v {
             Value::String(_) => (v, &empty, p.clone()),
             Value::Object(m) => (get(m, "type").ok_or_else(|| p.key("type").err("`type` is required"))?, m, p.key("type")),
-            other => return Err(p.err(format!("expected a paginator type or mapping, found {}", type_name(other)))),
+            other => return Err(p.err(format!("expected a paginator type or mapping, found {}", crate::config::yaml::kind_of(other)))),
         };
         let kinds = [
             ("single_page", 0),
@@ -1057,7 +1046,7 @@ impl Parser {
         }
         let response_actions = match get(m, "response_actions") {
             Some(Value::Array(a)) => a.iter().enumerate().map(|(i, x)| self.response_action(x, &p.key("response_actions").idx(i))).collect::<Result<_, _>>()?,
-            Some(other) => return Err(p.key("response_actions").err(format!("expected a list, found {}", type_name(other)))),
+            Some(other) => return Err(p.key("response_actions").err(format!("expected a list, found {}", crate::config::yaml::kind_of(other)))),
             None => vec![],
         };
         Ok(EndpointSpec {

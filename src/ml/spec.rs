@@ -259,19 +259,8 @@ fn err(path: &str, message: impl Into<String>) -> SpecError {
     SpecError { path: path.to_string(), message: message.into() }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
 fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a serde_json::Map<String, Value>, SpecError> {
-    v.as_object().ok_or_else(|| err(path, format!("expected a mapping, found {}", type_name(v))))
+    v.as_object().ok_or_else(|| err(path, format!("expected a mapping, found {}", crate::config::yaml::kind_of(v))))
 }
 
 /// Rejects keys outside `allowed`, so that a typo is not silently ignored.
@@ -288,13 +277,13 @@ fn get_str(obj: &serde_json::Map<String, Value>, key: &str, path: &str) -> Resul
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(err(&format!("{path}.{key}"), format!("expected a string, found {}", type_name(v)))),
+        Some(v) => Err(err(&format!("{path}.{key}"), format!("expected a string, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
 fn choice<T: Copy>(v: &Value, path: &str, choices: &[(&str, T)]) -> Result<T, SpecError> {
     let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-    let s = v.as_str().ok_or_else(|| err(path, format!("expected one of: {}; found {}", names.join(", "), type_name(v))))?;
+    let s = v.as_str().ok_or_else(|| err(path, format!("expected one of: {}; found {}", names.join(", "), crate::config::yaml::kind_of(v))))?;
     choices
         .iter()
         .find(|(n, _)| *n == s)
@@ -318,7 +307,7 @@ fn get_f64(obj: &serde_json::Map<String, Value>, key: &str, path: &str) -> Resul
         Some(v) => v
             .as_f64()
             .map(Some)
-            .ok_or_else(|| err(&format!("{path}.{key}"), format!("expected a number, found {}", type_name(v)))),
+            .ok_or_else(|| err(&format!("{path}.{key}"), format!("expected a number, found {}", crate::config::yaml::kind_of(v)))),
     }
 }
 
@@ -327,7 +316,7 @@ const TRANSFORMS: &[(&str, Transform)] = &[("none", Transform::None), ("sqrt", T
 /// Parses the value of an `ml:` key (a list of node declarations).
 /// `prefix` names the list in error paths, e.g. `ml`.
 pub fn parse_specs(value: &Value, prefix: &str) -> Result<Vec<MlSpec>, SpecError> {
-    let list = value.as_array().ok_or_else(|| err(prefix, format!("expected a list, found {}", type_name(value))))?;
+    let list = value.as_array().ok_or_else(|| err(prefix, format!("expected a list, found {}", crate::config::yaml::kind_of(value))))?;
     let mut out: Vec<MlSpec> = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let path = format!("{prefix}[{i}]");
@@ -376,7 +365,7 @@ pub fn parse_spec(value: &Value, path: &str) -> Result<MlSpec, SpecError> {
             }
             fs
         }
-        Some(v) => return Err(err(&format!("{path}.features"), format!("expected a list, found {}", type_name(v)))),
+        Some(v) => return Err(err(&format!("{path}.features"), format!("expected a list, found {}", crate::config::yaml::kind_of(v)))),
     };
     let target_transform = match obj.get("target_transform") {
         None | Some(Value::Null) => Transform::None,
@@ -588,7 +577,7 @@ fn parse_estimator(v: &Value, path: &str) -> Result<Estimator, SpecError> {
 
 fn parse_checks(v: Option<&Value>, path: &str) -> Result<Vec<Check>, SpecError> {
     let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(vec![]) };
-    let list = v.as_array().ok_or_else(|| err(path, format!("expected a list, found {}", type_name(v))))?;
+    let list = v.as_array().ok_or_else(|| err(path, format!("expected a list, found {}", crate::config::yaml::kind_of(v))))?;
     let mut out = Vec::new();
     for (i, c) in list.iter().enumerate() {
         let p = format!("{path}[{i}]");

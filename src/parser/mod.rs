@@ -18,6 +18,37 @@ use crate::manifest::*;
 
 pub mod properties;
 pub mod test_names;
+
+/// dbt's fully qualified name: the package, the folders of the resource's
+/// path, the name.
+fn fqn(package: &str, resource_path: &str, name: &str) -> Vec<String> {
+    let dirs: Vec<&str> = resource_path.split('/').collect();
+    let mut fqn = vec![package.to_string()];
+    fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+    fqn.push(name.to_string());
+    fqn
+}
+
+/// The part of a YAML-declared node (`ingest:`, `ml:`) that comes from its
+/// declaration alone.
+fn decl_node(d: &properties::NodeDecl, unique_id: String, resource_type: ResourceType, fqn: Vec<String>) -> Node {
+    Node {
+        unique_id,
+        resource_type,
+        package_name: d.package.clone(),
+        name: d.name.clone(),
+        path: d.resource_path.clone(),
+        original_file_path: d.original_file_path.clone(),
+        file: d.file.clone(),
+        span: Some(d.span),
+        fqn,
+        checksum: sha256_hex(&d.entry.to_string()),
+        description: d.description.clone(),
+        unrendered_config: d.config.clone(),
+        ..Node::default()
+    }
+}
+
 #[cfg(test)]
 mod snapshot_tests;
 
@@ -294,11 +325,7 @@ impl NodeParser<'_> {
     }
 
     fn fqn_for(f: &SourceFile, name: &str) -> Vec<String> {
-        let mut fqn = vec![f.package.clone()];
-        let parts: Vec<&str> = f.resource_path.split('/').collect();
-        fqn.extend(parts[..parts.len().saturating_sub(1)].iter().map(|s| s.to_string()));
-        fqn.push(name.to_string());
-        fqn
+        fqn(&f.package, &f.resource_path, name)
     }
 
     fn new_node(&self, f: &SourceFile, kind: ResourceType, name: &str) -> Node {
@@ -574,35 +601,20 @@ impl NodeParser<'_> {
                     s.loaded_by.push(uid.clone());
                 }
             }
-            let dirs: Vec<&str> = d.resource_path.split('/').collect();
-            let mut fqn = vec![d.package.clone()];
-            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
-            fqn.push(d.name.clone());
+            let fqn = fqn(&d.package, &d.resource_path, &d.name);
             let mut cfg = Map::new();
             cfg.insert("materialized".into(), Value::from("ingest"));
             crate::config::tree::merge(&mut cfg, &d.config);
             let config = NodeConfig(cfg);
             let node = Node {
-                unique_id: uid.clone(),
-                resource_type: ResourceType::Ingest,
-                package_name: d.package.clone(),
-                name: d.name.clone(),
-                path: d.resource_path.clone(),
-                original_file_path: d.original_file_path.clone(),
-                file: d.file.clone(),
-                span: Some(d.span),
-                fqn,
                 raw_code: serde_yaml::to_string(&d.entry).unwrap_or_default(),
                 language: "yaml".into(),
-                checksum: sha256_hex(&d.entry.to_string()),
                 tags: config.tags(),
-                unrendered_config: d.config.clone(),
                 config,
                 database,
                 schema,
                 alias: d.name.clone(),
-                description: d.description.clone(),
-                ..Node::default()
+                ..decl_node(d, uid.clone(), ResourceType::Ingest, fqn)
             };
             if enabled {
                 // Rendered here only to report a wrong declaration or a
@@ -651,32 +663,12 @@ impl NodeParser<'_> {
                 continue;
             }
             let rec = ctx.recorded();
-            let dirs: Vec<&str> = d.resource_path.split('/').collect();
-            let mut fqn = vec![d.package.clone()];
-            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
-            fqn.push(d.name.clone());
+            let fqn = fqn(&d.package, &d.resource_path, &d.name);
             let mut refs = rec.refs;
             if let Some(model) = &spec.model {
                 refs.push(RefCall { name: model.clone(), package: None, version: None });
             }
-            let node = Node {
-                unique_id: uid,
-                resource_type: ResourceType::Ml,
-                package_name: d.package.clone(),
-                name: d.name.clone(),
-                path: d.resource_path.clone(),
-                original_file_path: d.original_file_path.clone(),
-                file: d.file.clone(),
-                span: Some(d.span),
-                fqn,
-                raw_code: raw,
-                checksum: sha256_hex(&d.entry.to_string()),
-                refs,
-                sources: rec.sources,
-                description: d.description.clone(),
-                unrendered_config: d.config.clone(),
-                ..Node::default()
-            };
+            let node = Node { raw_code: raw, refs, sources: rec.sources, ..decl_node(d, uid, ResourceType::Ml, fqn) };
             let mut cfg = Map::new();
             cfg.insert("materialized".into(), Value::from("ml"));
             crate::config::tree::merge(&mut cfg, &d.config);
@@ -701,10 +693,7 @@ impl NodeParser<'_> {
             };
             let named = test_names::generic_test_name(&entry, target, t.column.as_deref());
             let uid = named.unique_id(&t.package);
-            let mut fqn = vec![t.package.clone()];
-            let dirs: Vec<&str> = t.resource_path.split('/').collect();
-            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
-            fqn.push(named.name.clone());
+            let fqn = fqn(&t.package, &t.resource_path, &named.name);
             let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
             let unrendered = unrendered_config(&[&cfg, &named.config]);
             let test_cfg = self.rendered_config(&t.package, &named.config, &t.file, t.span);
@@ -846,10 +835,7 @@ impl NodeParser<'_> {
                 }
             }
             let rec = ctx.recorded();
-            let dirs: Vec<&str> = e.resource_path.split('/').collect();
-            let mut fqn = vec![e.package.clone()];
-            fqn.extend(dirs[..dirs.len().saturating_sub(1)].iter().map(|s| s.to_string()));
-            fqn.push(e.name.clone());
+            let fqn = fqn(&e.package, &e.resource_path, &e.name);
             self.manifest.exposures.insert(
                 uid.clone(),
                 Exposure {

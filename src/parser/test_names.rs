@@ -136,7 +136,7 @@ pub fn parse_test_entry(entry: &Value) -> Result<TestEntry, String> {
                         other => {
                             return Err(format!(
                                 "test arguments must be a mapping, got {} for test `{name}`",
-                                json_type(other)
+                                crate::config::yaml::kind_of(other)
                             ));
                         }
                     },
@@ -149,7 +149,7 @@ pub fn parse_test_entry(entry: &Value) -> Result<TestEntry, String> {
                 }
             }
         }
-        other => return Err(format!("a test entry must be a string or a mapping, got {}", json_type(other))),
+        other => return Err(format!("a test entry must be a string or a mapping, got {}", crate::config::yaml::kind_of(other))),
     };
 
     // `arguments:` that is not a mapping is dropped, as dbt does.
@@ -166,7 +166,7 @@ pub fn parse_test_entry(entry: &Value) -> Result<TestEntry, String> {
     let mut nested = match args.remove("config") {
         Some(Value::Object(c)) => Some(c),
         Some(Value::Null) | None => None,
-        Some(other) => return Err(format!("test `config` must be a mapping, got {}", json_type(&other))),
+        Some(other) => return Err(format!("test `config` must be a mapping, got {}", crate::config::yaml::kind_of(&other))),
     };
     let mut config = Map::new();
     for key in CONFIG_ARGS {
@@ -330,7 +330,7 @@ pub fn generic_test_raw_code(test_name: &str, namespace: Option<&str>, config: &
 fn as_test_name(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(format!("test name must be a string, got {}", json_type(other))),
+        other => Err(format!("test name must be a string, got {}", crate::config::yaml::kind_of(other))),
     }
 }
 
@@ -359,17 +359,6 @@ fn split_test_name(full: &str) -> Result<(Option<String>, String), String> {
         }
     }
     Ok((None, full[..first].to_string()))
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
 }
 
 /// Python truthiness of a YAML value.

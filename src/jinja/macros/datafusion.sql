@@ -17,17 +17,11 @@
 {%- endmacro %}
 
 {#- The count may be any expression, so the interval is built from text
-    ('<n> <unit>') per row; quarters and weeks are 3 months and 7 days. The
+    ('<n> <unit>') per row (see interval_count_and_unit). The
     result is a TIMESTAMP, as DuckDB's date + interval. -#}
 {% macro datafusion__dateadd(datepart, interval, from_date_or_timestamp) -%}
-    {%- set unit = datepart | lower -%}
-    {%- set scaled = {'quarter': (3, 'month'), 'week': (7, 'day')} -%}
-    {%- set count = 'cast(' ~ interval ~ ' as bigint)' -%}
-    {%- if unit in scaled -%}
-        {%- set count = '(' ~ count ~ ' * ' ~ scaled[unit][0] ~ ')' -%}
-        {%- set unit = scaled[unit][1] -%}
-    {%- endif -%}
-    (cast({{ from_date_or_timestamp }} as timestamp) + cast(concat(cast({{ count }} as varchar), ' {{ unit }}') as interval))
+    {%- set step = dbt.interval_count_and_unit(datepart, interval) -%}
+    (cast({{ from_date_or_timestamp }} as timestamp) + cast(concat(cast({{ step[0] }} as varchar), ' {{ step[1] }}') as interval))
 {%- endmacro %}
 
 {#- Boundaries crossed between the two, as DuckDB's date_diff: calendar

@@ -15,14 +15,21 @@
     no `interval 1 quarter`/week arithmetic with a variable count, so those
     become 3 months and 7 days. -#}
 {% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    {%- set step = dbt.interval_count_and_unit(datepart, interval) -%}
+    ({{ from_date_or_timestamp }} + {{ step[0] }} * interval 1 {{ step[1] }})
+{%- endmacro %}
+
+{#- `interval` `datepart`s as (count SQL, unit) for interval arithmetic
+    with a variable count, which knows no quarters or weeks: those become
+    3 months and 7 days. -#}
+{% macro interval_count_and_unit(datepart, interval) -%}
     {%- set unit = datepart | lower -%}
     {%- set scaled = {'quarter': (3, 'month'), 'week': (7, 'day')} -%}
     {%- set count = 'cast(' ~ interval ~ ' as bigint)' -%}
     {%- if unit in scaled -%}
-        {%- set count = '(' ~ count ~ ' * ' ~ scaled[unit][0] ~ ')' -%}
-        {%- set unit = scaled[unit][1] -%}
+        {%- do return(('(' ~ count ~ ' * ' ~ scaled[unit][0] ~ ')', scaled[unit][1])) -%}
     {%- endif -%}
-    ({{ from_date_or_timestamp }} + {{ count }} * interval 1 {{ unit }})
+    {%- do return((count, unit)) -%}
 {%- endmacro %}
 
 {#- Number of `datepart` boundaries crossed going from `first_date` to
