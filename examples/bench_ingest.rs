@@ -49,7 +49,7 @@ fn main() {
         }
     }
     // One activity every 10 minutes keeps the timestamps realistic.
-    let data = Dataset { activities, span_days: (activities as i64 / 144).max(1), ..Dataset::default() };
+    let data = Dataset { activities, span_days: (activities as i64 / 144).max(1), prerender: true, ..Dataset::default() };
     let _server;
     let base = match url {
         Some(u) => u,

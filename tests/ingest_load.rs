@@ -34,9 +34,21 @@ fn page(resource: &str, index: usize, records: Value) -> Page {
     Page { resource: resource.to_string(), index, url: format!("http://127.0.0.1/{resource}?page={index}"), records }
 }
 
-/// One load of `pages` (each a JSON array of records) for one resource.
+/// One load of `pages` (each a JSON array of records) for one resource,
+/// appending each page's rows at once, so that tables widen between
+/// appends (`load_buffered` leaves the appends to the commit, the default
+/// for loads smaller than the flush size).
 fn load(c: &mut dyn Connection, r: &ResourceLoad, pages: &[Value], states: &[CursorState]) -> Result<LoadSummary, LoadError> {
+    load_with(c, r, pages, states, 0)
+}
+
+fn load_buffered(c: &mut dyn Connection, r: &ResourceLoad, pages: &[Value], states: &[CursorState]) -> Result<LoadSummary, LoadError> {
+    load_with(c, r, pages, states, usize::MAX)
+}
+
+fn load_with(c: &mut dyn Connection, r: &ResourceLoad, pages: &[Value], states: &[CursorState], flush_bytes: usize) -> Result<LoadSummary, LoadError> {
     let mut l = Loader::begin(c, DB, DS, "strava_api")?;
+    l.set_flush_bytes(flush_bytes);
     for (i, p) in pages.iter().enumerate() {
         l.write_page(r, &page(&r.resource, i, p.clone()))?;
     }
@@ -438,4 +450,74 @@ fn two_ingests_load_one_dataset_at_the_same_time() {
     assert_eq!(rows(&mut c, "SELECT list(id) FROM strava.rides"), vec![vec![json!([2])]]);
     assert_eq!(rows(&mut c, "SELECT list(ingest_name ORDER BY ingest_name) FROM strava._rdbt_loads"), vec![vec![json!(["one", "two"])]]);
     assert_eq!(read_states(&mut c, DB, DS, "one").expect("s1"), vec![CursorState { resource: "runs".into(), last_value: json!(3) }]);
+}
+
+#[test]
+fn buffered_and_per_page_appends_load_the_same_rows() {
+    let pages = [
+        json!([{"id": 1, "amount": 5, "tags": ["a", "b"]}, {"id": 2, "amount": 6}]),
+        json!([{"id": 2, "amount": "six", "extra": true, "tags": ["c"]}]),
+        json!([{"id": 3, "amount": 2.5, "tags": []}, {"id": 1, "amount": 7, "tags": ["d"]}]),
+    ];
+    let mut r = resource("mixed", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
+    r.primary_key = vec!["id".into()];
+    let contents = |c: &mut dyn Connection| {
+        (
+            columns(c, "mixed"),
+            rows(c, "SELECT id, amount, amount__v_text, amount__v_double, extra FROM strava.mixed ORDER BY id"),
+            rows(c, "SELECT m.id, t.value, t._rdbt_list_idx FROM strava.mixed m JOIN strava.mixed__tags t ON t._rdbt_parent_id = m._rdbt_id ORDER BY 1, 3"),
+        )
+    };
+    let mut per_page = conn();
+    load(per_page.as_mut(), &r, &pages, &[]).expect("per page");
+    let mut buffered = conn();
+    load_buffered(buffered.as_mut(), &r, &pages, &[]).expect("buffered");
+    let expected = contents(per_page.as_mut());
+    assert_eq!(contents(buffered.as_mut()), expected);
+    assert_eq!(expected.1.len(), 3, "{:?}", expected.1);
+    assert_eq!(expected.2, vec![vec![json!(1), json!("d"), json!(0)], vec![json!(2), json!("c"), json!(0)]]);
+}
+
+/// A merge without a merge key appends to the destination and deletes the
+/// rows it replaces at commit; with a merge key equal to the primary key it
+/// goes through staging tables. Both must leave the same rows: the last
+/// record per key (NULL keys count as one key, as in SQL's PARTITION BY;
+/// a key value that lands in a variant column leaves the key column NULL).
+#[test]
+fn direct_and_staged_merges_agree() {
+    let loads = [
+        vec![
+            json!([{"sport": "run", "n": 1, "v": "a", "laps": [1, 2]}, {"sport": "ride", "n": 1, "v": "b"}, {"sport": "run", "v": "no n"}]),
+            json!([{"sport": "run", "n": 1, "v": "a2", "laps": [3]}, {"sport": "run", "v": "no n again", "laps": [9]}, {"sport": "swim", "n": 2.5, "v": "clash"}]),
+        ],
+        vec![
+            json!([{"sport": "ride", "n": 1, "v": "b2", "laps": [4, 5]}, {"sport": "run", "n": "one", "v": "text key"}]),
+            json!([{"sport": "ride", "n": 1, "v": "b3"}, {"sport": "walk", "n": 7, "v": "new"}]),
+        ],
+    ];
+    let contents = |c: &mut dyn Connection| {
+        (
+            rows(c, "SELECT sport, n, n__v_double, n__v_text, v FROM strava.acts ORDER BY ALL"),
+            rows(c, "SELECT a.v, l.value, l._rdbt_list_idx FROM strava.acts a JOIN strava.acts__laps l ON l._rdbt_root_id = a._rdbt_id ORDER BY ALL"),
+            rows(c, "SELECT count(*) FROM strava.acts__laps"),
+        )
+    };
+    let mut direct = resource("acts", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
+    direct.primary_key = vec!["sport".into(), "n".into()];
+    let mut staged = direct.clone();
+    staged.merge_key = staged.primary_key.clone();
+    let mut results = Vec::new();
+    for (r, buffered) in [(&direct, false), (&direct, true), (&staged, false)] {
+        let mut c = conn();
+        for pages in &loads {
+            if buffered { load_buffered(c.as_mut(), r, pages, &[]) } else { load(c.as_mut(), r, pages, &[]) }.expect("load");
+        }
+        assert_eq!(staging_tables(c.as_mut()), json!(0));
+        results.push(contents(c.as_mut()));
+    }
+    assert_eq!(results[0], results[2], "direct vs staged");
+    assert_eq!(results[1], results[2], "buffered direct vs staged");
+    let vs: Vec<&Value> = results[0].0.iter().map(|r| &r[4]).collect();
+    assert_eq!(vs, [&json!("b3"), &json!("a2"), &json!("text key"), &json!("no n again"), &json!("clash"), &json!("new")]);
+    assert_eq!(results[0].2, vec![vec![json!(2)]]);
 }

@@ -101,9 +101,8 @@ impl AdapterError {
 
 pub type AdapterResult<T> = Result<T, AdapterError>;
 
-/// One typed value of a column-wise bulk append (`Connection::append_columns`).
-/// Text borrows where it can: ingest builds a page's columns from the
-/// page's own JSON without copying strings.
+/// One typed value of a column-wise bulk append (`Connection::append_columns`
+/// takes them in [`ColumnValues`]). Text borrows where it can.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum<'a> {
     Null,
@@ -123,6 +122,107 @@ impl Datum<'_> {
             Datum::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Datum::Text(s) => Value::String(s.to_string()),
         }
+    }
+}
+
+/// One column of a bulk append (`Connection::append_columns`): typed cells
+/// with all text in one buffer, so that buffering many rows costs no
+/// allocation per string and the values outlive the pages they came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnValues {
+    cells: Vec<Cell>,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    /// A byte range of `ColumnValues::text`.
+    Text(usize, usize),
+}
+
+impl ColumnValues {
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Bytes of text held.
+    pub fn text_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    fn cell(&mut self, d: &Datum<'_>) -> Cell {
+        match d {
+            Datum::Null => Cell::Null,
+            Datum::Bool(b) => Cell::Bool(*b),
+            Datum::Int(i) => Cell::Int(*i),
+            Datum::Double(f) => Cell::Double(*f),
+            Datum::Text(t) => {
+                let start = self.text.len();
+                self.text.push_str(t);
+                Cell::Text(start, self.text.len())
+            }
+        }
+    }
+
+    pub fn push(&mut self, d: &Datum<'_>) {
+        let c = self.cell(d);
+        self.cells.push(c);
+    }
+
+    /// Appends `n` NULLs.
+    pub fn push_nulls(&mut self, n: usize) {
+        self.cells.resize(self.cells.len() + n, Cell::Null);
+    }
+
+    /// Replaces the last value (no-op on an empty column). Text it replaces
+    /// stays in the buffer until `clear`.
+    pub fn set_last(&mut self, d: &Datum<'_>) {
+        if self.cells.is_empty() {
+            return;
+        }
+        let c = self.cell(d);
+        if let Some(last) = self.cells.last_mut() {
+            *last = c;
+        }
+    }
+
+    /// The `i`th value (NULL past the end).
+    pub fn get(&self, i: usize) -> Datum<'_> {
+        match self.cells.get(i) {
+            None | Some(Cell::Null) => Datum::Null,
+            Some(Cell::Bool(b)) => Datum::Bool(*b),
+            Some(Cell::Int(v)) => Datum::Int(*v),
+            Some(Cell::Double(f)) => Datum::Double(*f),
+            Some(Cell::Text(a, b)) => Datum::Text(std::borrow::Cow::Borrowed(self.text.get(*a..*b).unwrap_or(""))),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Datum<'_>> + '_ {
+        (0..self.cells.len()).map(|i| self.get(i))
+    }
+
+    /// Empties the column, keeping its memory for reuse.
+    pub fn clear(&mut self) {
+        self.cells.clear();
+        self.text.clear();
+    }
+}
+
+impl<'a> FromIterator<Datum<'a>> for ColumnValues {
+    fn from_iter<I: IntoIterator<Item = Datum<'a>>>(iter: I) -> ColumnValues {
+        let mut c = ColumnValues::default();
+        for d in iter {
+            c.push(&d);
+        }
+        c
     }
 }
 
@@ -180,12 +280,34 @@ pub trait Connection: Send {
     /// Appender); `Text` going to another type (`TIMESTAMP WITH TIME ZONE`,
     /// `DATE`, `JSON`) is cast from text as `CAST(text AS type)` would. The
     /// default goes through `insert_rows`.
-    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<Datum<'_>>]) -> AdapterResult<u64> {
-        let nrows = values.first().map_or(0, Vec::len);
+    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[ColumnValues]) -> AdapterResult<u64> {
+        let nrows = values.first().map_or(0, ColumnValues::len);
         if values.len() != columns.len() || values.iter().any(|c| c.len() != nrows) {
             return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
         }
-        let rows: Vec<Vec<Value>> = (0..nrows).map(|r| values.iter().map(|c| c[r].to_json()).collect()).collect();
+        let rows: Vec<Vec<Value>> = (0..nrows).map(|r| values.iter().map(|c| c.get(r).to_json()).collect()).collect();
         self.insert_rows(relation, columns, &rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_values_keep_text_in_one_buffer() {
+        let mut c: ColumnValues = [Datum::Int(1), Datum::Text("ab".into())].into_iter().collect();
+        c.push_nulls(2);
+        c.set_last(&Datum::Text("cd".into()));
+        c.push(&Datum::Double(0.5));
+        c.set_last(&Datum::Bool(true));
+        let got: Vec<Datum<'_>> = c.iter().collect();
+        assert_eq!(got, vec![Datum::Int(1), Datum::Text("ab".into()), Datum::Null, Datum::Text("cd".into()), Datum::Bool(true)]);
+        assert_eq!((c.len(), c.text_bytes()), (5, 4));
+        assert_eq!(c.get(9), Datum::Null);
+        c.clear();
+        assert!(c.is_empty());
+        c.set_last(&Datum::Int(3));
+        assert!(c.is_empty(), "set_last on an empty column adds nothing");
     }
 }

@@ -6,20 +6,22 @@
 //! and opens ONE engine transaction that lasts until [`Loader::commit`].
 //! Every [`Loader::write_page`] normalizes its records (names, flattening,
 //! child tables — see [`super::normalize`]), checks them against the known
-//! schema and the resource's schema contract, builds the rows column by
-//! column and appends them through [`Connection::append_columns`] (DuckDB's
-//! Appender), creating or widening tables (`CREATE TABLE`, `ALTER TABLE …
-//! ADD COLUMN`) as the page needs:
+//! schema and the resource's schema contract and builds the rows column by
+//! column. Each table gathers its rows across pages (up to 8 MB, see
+//! [`Loader::set_flush_bytes`]) and appends them through
+//! [`Connection::append_columns`] (DuckDB's Appender), creating or widening
+//! tables (`CREATE TABLE`, `ALTER TABLE … ADD COLUMN`) as the rows need:
 //!
-//! - under `append`, straight into the destination tables (no second copy;
-//!   the rows are invisible to other connections until the commit);
-//! - under `replace` and `merge`, into *staging tables* in
-//!   `<dataset>_staging` (one per destination table, named
+//! - under `append`, and `merge` (delete-insert) without a merge key,
+//!   straight into the destination tables (no second copy; the rows are
+//!   invisible to other connections until the commit);
+//! - under `replace`, `scd2` and `merge` with a merge key, into *staging
+//!   tables* in `<dataset>_staging` (one per destination table, named
 //!   `<ingest>__<table>`, with a `_rdbt_seq` column numbering the rows),
 //!   from which the commit applies the disposition with set-based SQL.
 //!
-//! Nothing of a page is kept in Rust once it is written, so memory stays
-//! flat whatever the size of the resource (DuckDB spills large
+//! Nothing of a page is kept in Rust once its table's rows are appended, so
+//! memory stays flat whatever the size of the resource (DuckDB spills large
 //! transaction-local data to the database file; its cache is bounded by its
 //! `memory_limit` setting). [`Loader::commit`] applies the dispositions, the
 //! cursor states, the schema record and the row in `_rdbt_loads`, drops the
@@ -56,7 +58,11 @@
 //!   primary key — or merge key, when one is given (either matching) —
 //!   appears in the load are deleted together with their child rows (by
 //!   `_rdbt_root_id`), then the load is inserted. Without any key, merge
-//!   appends (as dlt does).
+//!   appends (as dlt does). Without a merge key the load is appended
+//!   directly: the loader remembers each primary key's newest record while
+//!   writing, and the commit deletes the rows of the records it superseded
+//!   and the earlier loads' rows (`_rdbt_load_id` not this load's) whose key
+//!   the load holds — the same rows as the staging path leaves.
 //! - `scd2`: root rows carry `_rdbt_valid_from` / `_rdbt_valid_to`
 //!   (`NULL` = current). A current row whose content hash is not in the load
 //!   is retired (`_rdbt_valid_to` = the load's start time): a changed record
@@ -103,7 +109,7 @@ use serde_json::Value;
 use super::normalize::{DataType, FastBuild, FastMap, FlatRow, Normalizer, snake_case};
 use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
 use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
-use crate::adapter::{Column, Connection, Datum, Relation};
+use crate::adapter::{Column, ColumnValues, Connection, Datum, Relation};
 
 pub const STATE_TABLE: &str = "_rdbt_ingest_state";
 pub const LOADS_TABLE: &str = "_rdbt_loads";
@@ -236,37 +242,122 @@ struct TableState {
     staged_rows: u64,
     system_checked: bool,
     variants: FastMap<(Arc<str>, DataType), Arc<str>>,
+    /// Rows normalized but not yet appended.
+    pending: Batch,
 }
 
-/// One page's rows of one table, column-wise: `cols[i]` belongs to the
-/// table's column `i`.
+/// Rows of one table waiting to be appended, column-wise: `cols[0]` holds
+/// the rows' sequence numbers, `cols[i + 1]` the table's column `i`. Rows
+/// gather across pages, so that one append carries many rows: DuckDB plans
+/// a statement for every Appender flush, which costs as much as appending a
+/// few hundred rows.
 #[derive(Debug, Default)]
-struct Batch<'a> {
-    seq: Vec<Datum<'a>>,
-    cols: Vec<Vec<Datum<'a>>>,
+struct Batch {
+    cols: Vec<ColumnValues>,
 }
 
-impl<'a> Batch<'a> {
+/// A table's pending rows are appended once their estimated size reaches
+/// this (cells are 24 bytes plus their text).
+const FLUSH_BYTES: usize = 8 << 20;
+
+impl Batch {
     fn rows(&self) -> usize {
-        self.seq.len()
+        self.cols.first().map_or(0, ColumnValues::len)
     }
+    fn bytes(&self) -> usize {
+        self.rows() * self.cols.len() * 24 + self.cols.iter().map(ColumnValues::text_bytes).sum::<usize>()
+    }
+    /// Gives the batch `ncols` table columns (NULL in earlier rows).
     fn widen(&mut self, ncols: usize) {
         let n = self.rows();
-        while self.cols.len() < ncols {
-            self.cols.push(vec![Datum::Null; n]);
+        while self.cols.len() < ncols + 1 {
+            let mut c = ColumnValues::default();
+            c.push_nulls(n);
+            self.cols.push(c);
         }
     }
     fn start_row(&mut self, seq: i64, ncols: usize) {
         self.widen(ncols);
-        self.seq.push(Datum::Int(seq));
-        for c in &mut self.cols {
-            c.push(Datum::Null);
+        let (first, rest) = self.cols.split_at_mut(1);
+        first[0].push(&Datum::Int(seq));
+        for c in rest {
+            c.push_nulls(1);
         }
     }
-    fn set(&mut self, col: usize, d: Datum<'a>) {
-        if let Some(slot) = self.cols.get_mut(col).and_then(|c| c.last_mut()) {
-            *slot = d;
+    fn set(&mut self, col: usize, d: &Datum<'_>) {
+        if let Some(c) = self.cols.get_mut(col + 1) {
+            c.set_last(d);
         }
+    }
+    fn clear(&mut self) {
+        self.cols.iter_mut().for_each(ColumnValues::clear);
+    }
+    /// The value of table column `col` in the newest row.
+    fn last(&self, col: usize) -> Datum<'_> {
+        self.cols.get(col + 1).map_or(Datum::Null, |c| c.get(c.len().wrapping_sub(1)))
+    }
+}
+
+/// Whether a resource's rows go straight into the destination tables
+/// instead of staging tables: `append`, and `merge` (delete-insert) without
+/// a merge key, whose commit then only deletes the rows the load replaces.
+fn writes_directly(load: &ResourceLoad) -> bool {
+    match load.write_disposition {
+        WriteDisposition::Append => true,
+        WriteDisposition::Merge(MergeStrategy::DeleteInsert) => load.merge_key.is_empty(),
+        _ => false,
+    }
+}
+
+/// The primary keys of a direct merge load: the newest record of each key
+/// and the records a later one superseded (its rows are deleted at commit:
+/// the last record of a key wins). A single BIGINT key, the common case,
+/// is kept without encoding.
+#[derive(Debug, Default)]
+struct LoadKeys {
+    ints: FastMap<i64, u64>,
+    encoded: FastMap<Box<[u8]>, u64>,
+    superseded: Vec<u64>,
+}
+
+impl LoadKeys {
+    fn see(&mut self, key: &[Datum<'_>], record_no: u64) {
+        let previous = match key {
+            [Datum::Int(i)] => self.ints.insert(*i, record_no),
+            _ => {
+                // Tagged, length-prefixed: distinct keys never encode alike.
+                let mut bytes = Vec::with_capacity(16);
+                for d in key {
+                    match d {
+                        Datum::Null => bytes.push(0),
+                        Datum::Bool(b) => bytes.extend([1, u8::from(*b)]),
+                        Datum::Int(i) => {
+                            bytes.push(2);
+                            bytes.extend(i.to_le_bytes());
+                        }
+                        Datum::Double(f) => {
+                            // SQL equality: -0.0 = 0.0.
+                            bytes.push(3);
+                            bytes.extend((if *f == 0.0 { 0.0f64 } else { *f }).to_bits().to_le_bytes());
+                        }
+                        Datum::Text(t) => {
+                            bytes.push(4);
+                            bytes.extend((t.len() as u64).to_le_bytes());
+                            bytes.extend(t.as_bytes());
+                        }
+                    }
+                }
+                self.encoded.insert(bytes.into_boxed_slice(), record_no)
+            }
+        };
+        self.superseded.extend(previous);
+    }
+}
+
+/// Sets a system column of the row just started, if the table has it.
+fn set_sys(table: &mut TableState, name: &Arc<str>, d: &Datum<'_>) {
+    if let Some((idx, _)) = table.columns.get(name) {
+        table.pending.set(idx, d);
     }
 }
 
@@ -295,6 +386,8 @@ pub struct Loader<'c> {
     stored_hash: Option<String>,
     /// Resource configuration per root table, in first-seen order.
     resources: IndexMap<Arc<str>, ResourceLoad>,
+    /// Merge loads written straight to their tables: the keys seen per root.
+    load_keys: FastMap<Arc<str>, LoadKeys>,
     seq: i64,
     /// Records seen in this load (discarded ones included): seeds root ids.
     records: u64,
@@ -302,6 +395,8 @@ pub struct Loader<'c> {
     discarded_values: u64,
     finished: bool,
     sys: SystemNames,
+    /// See [`Loader::set_flush_bytes`].
+    flush_bytes: usize,
 }
 
 /// Interned system column names.
@@ -399,13 +494,22 @@ impl<'c> Loader<'c> {
             stored,
             stored_hash,
             resources: IndexMap::new(),
+            load_keys: FastMap::default(),
             seq: 0,
             records: 0,
             discarded_rows: 0,
             discarded_values: 0,
             finished: false,
             sys,
+            flush_bytes: FLUSH_BYTES,
         })
+    }
+
+    /// How many bytes of normalized rows a table gathers before they are
+    /// appended (default 8 MB; 0 appends every page at once). Bounds the
+    /// loader's memory; larger batches cost the engine fewer appends.
+    pub fn set_flush_bytes(&mut self, bytes: usize) {
+        self.flush_bytes = bytes;
     }
 
     /// This load's id (`_rdbt_load_id` of its rows).
@@ -483,6 +587,7 @@ impl<'c> Loader<'c> {
                 staged_rows: 0,
                 system_checked: false,
                 variants: FastMap::default(),
+                pending: Batch::default(),
             },
         );
         Ok(())
@@ -493,9 +598,15 @@ impl<'c> Loader<'c> {
     pub fn write_page(&mut self, load: &ResourceLoad, page: &Page) -> Result<usize, LoadError> {
         let root = self.register(load)?;
         let scd2 = load.write_disposition == WriteDisposition::Merge(MergeStrategy::Scd2);
-        let direct = load.write_disposition == WriteDisposition::Append;
+        let direct = writes_directly(load);
+        // Direct merge: the primary key's columns, to find records a later
+        // record of the same load supersedes.
+        let merge_pk: Vec<String> = if direct && load.write_disposition != WriteDisposition::Append {
+            load.primary_key.iter().map(|k| snake_case(k)).collect()
+        } else {
+            Vec::new()
+        };
         let contract = load.schema_contract;
-        let mut batches: IndexMap<Arc<str>, Batch<'_>, FastBuild> = IndexMap::default();
         let mut rows: Vec<FlatRow<'_>> = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut dropped: Vec<bool> = Vec::new();
@@ -557,6 +668,7 @@ impl<'c> Loader<'c> {
                                 staged_rows: 0,
                                 system_checked: false,
                                 variants: FastMap::default(),
+                                pending: Batch::default(),
                             },
                         );
                     }
@@ -625,19 +737,18 @@ impl<'c> Loader<'c> {
                 // Pass 2: apply.
                 let seq = self.seq;
                 self.seq += 1;
-                let batch = batches.entry(row.table.clone()).or_default();
-                batch.start_row(seq, table.columns.len());
+                table.pending.start_row(seq, table.columns.len());
                 for p in plan.drain(..) {
                     match p {
-                        Placement::Put(idx, d) => batch.set(idx, d),
+                        Placement::Put(idx, d) => table.pending.set(idx, &d),
                         Placement::Add(name, ty, d) => {
                             // The same normalized name twice in one row: the later value wins.
                             let idx = match table.columns.get(&name) {
                                 Some((idx, _)) => idx,
                                 None => table.columns.push(name, ty),
                             };
-                            batch.widen(table.columns.len());
-                            batch.set(idx, d);
+                            table.pending.widen(table.columns.len());
+                            table.pending.set(idx, &d);
                         }
                     }
                 }
@@ -663,21 +774,21 @@ impl<'c> Loader<'c> {
                         }
                     }
                     table.system_checked = true;
-                    batch.widen(table.columns.len());
+                    table.pending.widen(table.columns.len());
                 }
-                let set_sys = |batch: &mut Batch<'_>, name: &Arc<str>, d: Datum<'static>| {
-                    if let Some((idx, _)) = table.columns.get(name) {
-                        batch.set(idx, d);
-                    }
-                };
-                let id = Datum::Text(Cow::Owned(ids[i].clone()));
-                set_sys(batch, &self.sys.id, id);
+                set_sys(table, &self.sys.id, &Datum::Text(Cow::Borrowed(&ids[i])));
                 match row.parent {
-                    None => set_sys(batch, &self.sys.load_id, Datum::Text(Cow::Owned(self.load_id.clone()))),
+                    None => {
+                        set_sys(table, &self.sys.load_id, &Datum::Text(Cow::Borrowed(&self.load_id)));
+                        if !merge_pk.is_empty() {
+                            let key: Vec<Datum<'_>> = merge_pk.iter().map(|k| table.columns.get(k).map_or(Datum::Null, |(idx, _)| table.pending.last(idx))).collect();
+                            self.load_keys.entry(root.clone()).or_default().see(&key, record_no);
+                        }
+                    }
                     Some(p) => {
-                        set_sys(batch, &self.sys.parent_id, Datum::Text(Cow::Owned(ids[p].clone())));
-                        set_sys(batch, &self.sys.list_idx, Datum::Int(row.list_idx));
-                        set_sys(batch, &self.sys.root_id, Datum::Text(Cow::Owned(ids[0].clone())));
+                        set_sys(table, &self.sys.parent_id, &Datum::Text(Cow::Borrowed(&ids[p])));
+                        set_sys(table, &self.sys.list_idx, &Datum::Int(row.list_idx));
+                        set_sys(table, &self.sys.root_id, &Datum::Text(Cow::Borrowed(&ids[0])));
                     }
                 }
             }
@@ -686,10 +797,11 @@ impl<'c> Loader<'c> {
                 accepted += 1;
             }
         }
-        for (name, mut batch) in batches {
-            self.stage(&name, &mut batch).map_err(|e| match e {
+        let full: Vec<Arc<str>> = self.tables.values().filter(|t| t.pending.rows() > 0 && t.pending.bytes() >= self.flush_bytes).map(|t| t.name.clone()).collect();
+        for name in full {
+            self.stage(&name).map_err(|e| match e {
                 LoadError::Engine { context, message } => LoadError::Engine {
-                    context: format!("{context} (resource {}, page {} of {})", load.resource, page.index, page.url),
+                    context: format!("{context} (resource {}, up to page {} of {})", load.resource, page.index, page.url),
                     message,
                 },
                 other => other,
@@ -700,9 +812,12 @@ impl<'c> Loader<'c> {
 
     /// Creates or widens the table the rows of `name` go to (its staging
     /// table, or the destination table itself under `append`) and appends
-    /// `batch`.
-    fn stage(&mut self, name: &Arc<str>, batch: &mut Batch<'_>) -> Result<(), LoadError> {
+    /// its pending rows.
+    fn stage(&mut self, name: &Arc<str>) -> Result<(), LoadError> {
         let Some(table) = self.tables.get(name) else { return Ok(()) };
+        if table.pending.rows() == 0 {
+            return Ok(());
+        }
         let direct = table.direct;
         let rel = if direct { self.final_rel(name) } else { self.stage_rel(name) };
         let mut columns: Vec<Column> = Vec::with_capacity(table.columns.len() + 1);
@@ -728,15 +843,23 @@ impl<'c> Loader<'c> {
                     .map_err(engine(format!("adding column {} to {rel}", c.name)))?;
             }
         }
-        batch.widen(columns.len() - skip);
-        let seq = std::mem::take(&mut batch.seq);
-        let cols = std::mem::take(&mut batch.cols);
-        let values: Vec<Vec<Datum<'_>>> = if direct { cols } else { std::iter::once(seq).chain(cols).collect() };
-        let n = self.conn.append_columns(&rel, &columns, &values).map_err(engine(format!("writing rows of table {name}")))?;
-        if let Some(t) = self.tables.get_mut(name) {
-            t.staging_created = true;
-            t.staged_columns = t.columns.len();
-            t.staged_rows += n;
+        let Some(t) = self.tables.get_mut(name) else { return Ok(()) };
+        t.pending.widen(columns.len() - skip);
+        // Created (or widened) now, whatever the append does: a failed load rolls back anyway.
+        t.staging_created = true;
+        t.staged_columns = t.columns.len();
+        let values = if direct { &t.pending.cols[1..] } else { &t.pending.cols[..] };
+        let n = self.conn.append_columns(&rel, &columns, values).map_err(engine(format!("writing rows of table {name}")))?;
+        t.staged_rows += n;
+        t.pending.clear();
+        Ok(())
+    }
+
+    /// Appends every table's pending rows.
+    fn stage_all(&mut self) -> Result<(), LoadError> {
+        let names: Vec<Arc<str>> = self.tables.keys().cloned().collect();
+        for name in &names {
+            self.stage(name)?;
         }
         Ok(())
     }
@@ -746,7 +869,7 @@ impl<'c> Loader<'c> {
     /// changes.
     pub fn commit(mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
         self.finished = true;
-        let result = match self.apply(states) {
+        let result = match self.stage_all().and_then(|()| self.apply(states)) {
             Ok(summary) => self.conn.commit().map(|()| summary).map_err(engine("committing the load")),
             Err(e) => Err(e),
         };
@@ -932,6 +1055,7 @@ impl<'c> Loader<'c> {
                     self.insert_from_stage(t, None, &[])?;
                 }
             }
+            WriteDisposition::Merge(MergeStrategy::DeleteInsert) if writes_directly(&load) => self.merge_direct(root, &load, &family)?,
             WriteDisposition::Merge(MergeStrategy::DeleteInsert) => {
                 if !self.staged(root) {
                     return Ok(());
@@ -1036,6 +1160,53 @@ impl<'c> Loader<'c> {
                     self.insert_from_stage(t, cond.as_deref(), &[])?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Merge (delete-insert by primary key) of a load already appended to
+    /// its tables: deletes the rows of records a later record of the same
+    /// key superseded, then the rows of earlier loads whose key the load
+    /// holds (child rows with their root rows).
+    fn merge_direct(&mut self, root: &Arc<str>, load: &ResourceLoad, family: &[String]) -> Result<(), LoadError> {
+        if !self.staged(root) {
+            return Ok(());
+        }
+        let pk = self.key_columns(root, &load.primary_key, "primary key")?;
+        if pk.is_empty() {
+            return Ok(());
+        }
+        let children: Vec<&String> = family.iter().skip(1).filter(|t| self.in_target(t) || self.staged(t)).collect();
+        let old_children: Vec<&String> = family.iter().skip(1).filter(|t| self.in_target(t)).collect();
+        let final_root = self.final_rel(root).render();
+        let superseded = self.load_keys.get_mut(root).map(|k| std::mem::take(&mut k.superseded)).unwrap_or_default();
+        for chunk in superseded.chunks(1000) {
+            let ids: Vec<String> = chunk.iter().map(|n| lit(&id128(&[&self.salt.to_le_bytes(), &n.to_le_bytes()]))).collect();
+            let ids = ids.join(", ");
+            for t in &children {
+                let sql = format!("DELETE FROM {} WHERE {} IN ({ids})", self.final_rel(t).render(), q(C_ROOT_ID));
+                self.exec(&sql, format!("deduplicating the load of {t}"))?;
+            }
+            self.exec(&format!("DELETE FROM {final_root} WHERE {} IN ({ids})", q(C_ID)), format!("deduplicating the load of {root}"))?;
+        }
+        if self.in_target(root) {
+            let load_id = lit(&self.load_id);
+            let conds: Vec<String> = pk.iter().map(|(k, _)| format!("s.{k} = d.{k}", k = q(k))).collect();
+            let cond = format!(
+                "d.{lid} IS DISTINCT FROM {load_id} AND EXISTS (SELECT 1 FROM {final_root} s WHERE s.{lid} = {load_id} AND {})",
+                conds.join(" AND "),
+                lid = q(C_LOAD_ID)
+            );
+            for t in &old_children {
+                let sql = format!(
+                    "DELETE FROM {} WHERE {} IN (SELECT d.{} FROM {final_root} d WHERE {cond})",
+                    self.final_rel(t).render(),
+                    q(C_ROOT_ID),
+                    q(C_ID)
+                );
+                self.exec(&sql, format!("merging into {t}"))?;
+            }
+            self.exec(&format!("DELETE FROM {final_root} d WHERE {cond}"), format!("merging into {root}"))?;
         }
         Ok(())
     }

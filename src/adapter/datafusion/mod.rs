@@ -615,7 +615,7 @@ impl Connection for DataFusionConnection {
         Ok(count)
     }
 
-    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[Vec<super::Datum<'_>>]) -> AdapterResult<u64> {
+    fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[super::ColumnValues]) -> AdapterResult<u64> {
         if values.len() != columns.len() {
             return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
         }

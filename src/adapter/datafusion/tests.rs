@@ -134,11 +134,14 @@ fn many_appends_stay_few_segments() {
         .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
         .collect();
     for page in 0..40i64 {
-        let values = vec![
+        let values: Vec<crate::adapter::ColumnValues> = vec![
             vec![Datum::Int(page * 2), Datum::Int(page * 2 + 1)],
             vec![Datum::Text("a".into()), Datum::Null],
             vec![Datum::Text("2024-01-02T03:04:05Z".into()), Datum::Null],
-        ];
+        ]
+        .into_iter()
+        .map(|c| c.into_iter().collect())
+        .collect();
         assert_eq!(c.append_columns(&Relation::new("db", "main", "t"), &cols, &values).expect("append"), 2);
     }
     let table = c.table("main", "t").expect("table");

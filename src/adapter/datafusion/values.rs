@@ -146,10 +146,10 @@ pub(crate) fn rows_to_batch(schema: &SchemaRef, columns: &[Column], rows: &[Vec<
 /// Typed column values (`Connection::append_columns`) → one batch of
 /// `schema`: each column built as its natural Arrow type (Int64, Float64,
 /// Boolean, Utf8), then cast to the table's type.
-pub(crate) fn datums_to_batch(schema: &SchemaRef, columns: &[Column], values: &[Vec<crate::adapter::Datum<'_>>]) -> AdapterResult<RecordBatch> {
+pub(crate) fn datums_to_batch(schema: &SchemaRef, columns: &[Column], values: &[crate::adapter::ColumnValues]) -> AdapterResult<RecordBatch> {
     use crate::adapter::Datum;
     use datafusion::arrow::array::{BooleanArray, Float64Array, Int64Array};
-    let nrows = values.first().map_or(0, Vec::len);
+    let nrows = values.first().map_or(0, crate::adapter::ColumnValues::len);
     let mut sources: Vec<Option<usize>> = vec![None; schema.fields().len()];
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
     let mut fields = Vec::with_capacity(columns.len());
@@ -161,20 +161,20 @@ pub(crate) fn datums_to_batch(schema: &SchemaRef, columns: &[Column], values: &[
         let first = vals.iter().find(|d| !matches!(d, Datum::Null));
         let arr: ArrayRef = match first {
             Some(Datum::Int(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Int(_))) => {
-                Arc::new(vals.iter().map(|d| if let Datum::Int(i) = d { Some(*i) } else { None }).collect::<Int64Array>())
+                Arc::new(vals.iter().map(|d| if let Datum::Int(i) = d { Some(i) } else { None }).collect::<Int64Array>())
             }
             Some(Datum::Double(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Double(_))) => {
-                Arc::new(vals.iter().map(|d| if let Datum::Double(f) = d { Some(*f) } else { None }).collect::<Float64Array>())
+                Arc::new(vals.iter().map(|d| if let Datum::Double(f) = d { Some(f) } else { None }).collect::<Float64Array>())
             }
             Some(Datum::Bool(_)) if vals.iter().all(|d| matches!(d, Datum::Null | Datum::Bool(_))) => {
-                Arc::new(vals.iter().map(|d| if let Datum::Bool(b) = d { Some(*b) } else { None }).collect::<BooleanArray>())
+                Arc::new(vals.iter().map(|d| if let Datum::Bool(b) = d { Some(b) } else { None }).collect::<BooleanArray>())
             }
             _ => Arc::new(
                 vals.iter()
                     .map(|d| match d {
                         Datum::Null => None,
-                        Datum::Text(t) => Some(t.to_string()),
-                        other => json_text(&other.to_json()),
+                        Datum::Text(t) => Some(t),
+                        other => json_text(&other.to_json()).map(std::borrow::Cow::Owned),
                     })
                     .collect::<StringArray>(),
             ),
