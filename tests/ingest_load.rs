@@ -521,3 +521,45 @@ fn direct_and_staged_merges_agree() {
     assert_eq!(vs, [&json!("b3"), &json!("a2"), &json!("text key"), &json!("no n again"), &json!("clash"), &json!("new")]);
     assert_eq!(results[0].2, vec![vec![json!(2)]]);
 }
+
+/// `write_pages` normalizes on one thread and writes on another: an error
+/// on either side stops the load with that error, and the rolled-back load
+/// leaves the destination as it was.
+#[test]
+fn write_pages_stops_at_the_first_error_of_either_thread() {
+    let mut c = conn();
+    c.execute("CREATE SCHEMA strava; CREATE TABLE strava.checked (id BIGINT CHECK (id > 0), v VARCHAR)").expect("create");
+    let r = resource("checked", WriteDisposition::Append);
+    let pages = |ids: &[i64]| -> Vec<(ResourceLoad, Page)> {
+        ids.iter().enumerate().map(|(i, id)| (r.clone(), page("checked", i, json!([{"id": id, "v": format!("p{i}")}])))).collect()
+    };
+    let run = |c: &mut dyn Connection, pages: Vec<(ResourceLoad, Page)>, flush_bytes: usize| {
+        let mut l = Loader::begin(c, DB, DS, "strava_api").expect("begin");
+        l.set_flush_bytes(flush_bytes);
+        match l.write_pages(pages.into_iter()) {
+            Ok(()) => l.commit(&[]).map(|_| ()),
+            Err(e) => {
+                l.abort();
+                Err(e)
+            }
+        }
+    };
+    // The engine refuses page 2's row (the CHECK constraint).
+    let e = run(c.as_mut(), pages(&[1, -2, 3, 4]), 0).expect_err("engine error");
+    let msg = e.to_string();
+    assert!(msg.contains("writing rows of table checked (resource checked, up to page 1 of"), "{msg}");
+    assert!(msg.to_lowercase().contains("constraint"), "{msg}");
+    assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava.checked"), vec![vec![json!(0)]]);
+    // A frozen contract fails on the normalizing side.
+    let mut frozen = r.clone();
+    frozen.schema_contract.columns = ContractMode::Freeze;
+    let mut ps: Vec<(ResourceLoad, Page)> = pages(&[1, 2]).into_iter().map(|(_, p)| (frozen.clone(), p)).collect();
+    ps.push((frozen.clone(), page("checked", 2, json!([{"id": 5, "extra": true}]))));
+    let e = run(c.as_mut(), ps, 0).expect_err("contract");
+    assert!(matches!(e, LoadError::Contract(_)), "{e}");
+    assert_eq!(rows(c.as_mut(), "SELECT count(*) FROM strava.checked"), vec![vec![json!(0)]]);
+    // The same pages without the bad ones load, buffered or not.
+    run(c.as_mut(), pages(&[1, 2, 3]), 0).expect("per page");
+    run(c.as_mut(), pages(&[4, 5]), usize::MAX).expect("buffered");
+    assert_eq!(rows(c.as_mut(), "SELECT list(id ORDER BY id), count(v) FROM strava.checked"), vec![vec![json!([1, 2, 3, 4, 5]), json!(5)]]);
+}

@@ -289,9 +289,6 @@ impl Batch {
             c.set_last(d);
         }
     }
-    fn clear(&mut self) {
-        self.cols.iter_mut().for_each(ColumnValues::clear);
-    }
     /// The value of table column `col` in the newest row.
     fn last(&self, col: usize) -> Datum<'_> {
         self.cols.get(col + 1).map_or(Datum::Null, |c| c.get(c.len().wrapping_sub(1)))
@@ -361,6 +358,39 @@ fn set_sys(table: &mut TableState, name: &Arc<str>, d: &Datum<'_>) {
     }
 }
 
+/// Where the loader's engine work goes: the connection itself, or (inside
+/// `Loader::write_pages`) a queue the connection's thread drains.
+enum Link<'c> {
+    Conn(&'c mut dyn Connection),
+    Queue(crossbeam_channel::Sender<Job>),
+    Detached,
+}
+
+/// Engine work of the page phase.
+enum Job {
+    /// Statements (with their error contexts), then an append.
+    Stage { ddl: Vec<(String, String)>, rel: Relation, columns: Vec<Column>, values: Vec<ColumnValues>, context: String },
+    /// The columns of an existing table, answered on `reply`.
+    Columns { rel: Relation, reply: crossbeam_channel::Sender<crate::adapter::AdapterResult<Vec<Column>>> },
+}
+
+impl Job {
+    fn run(self, conn: &mut dyn Connection) -> Result<(), LoadError> {
+        match self {
+            Job::Stage { ddl, rel, columns, values, context } => {
+                for (sql, ctx) in ddl {
+                    conn.execute(&sql).map_err(engine(ctx))?;
+                }
+                conn.append_columns(&rel, &columns, &values).map_err(engine(context))?;
+            }
+            Job::Columns { rel, reply } => {
+                let _ = reply.send(conn.get_columns(&rel));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What to do with one cell, decided before anything changes.
 enum Placement<'a> {
     Put(usize, Datum<'a>),
@@ -369,7 +399,7 @@ enum Placement<'a> {
 
 /// A load in progress. Dropping it without `commit` discards the staged data.
 pub struct Loader<'c> {
-    conn: &'c mut dyn Connection,
+    link: Link<'c>,
     database: String,
     dataset: String,
     staging: String,
@@ -480,7 +510,7 @@ impl<'c> Loader<'c> {
             valid_to: Arc::from(C_VALID_TO),
         };
         Ok(Loader {
-            conn,
+            link: Link::Conn(conn),
             database: database.to_string(),
             dataset: dataset.to_string(),
             staging,
@@ -562,7 +592,12 @@ impl<'c> Loader<'c> {
         direct: bool,
     ) -> Result<(), LoadError> {
         let rel = self.final_rel(name);
-        let cols = self.conn.get_columns(&rel).map_err(engine(format!("reading the columns of {rel}")))?;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.submit(Job::Columns { rel: rel.clone(), reply })?;
+        let cols = answer
+            .recv()
+            .map_err(|_| LoadError::Invalid("the load stopped".into()))?
+            .map_err(engine(format!("reading the columns of {rel}")))?;
         let stored = self.stored.get(name.as_ref());
         let mut columns = Columns::default();
         for c in cols {
@@ -799,21 +834,82 @@ impl<'c> Loader<'c> {
         }
         let full: Vec<Arc<str>> = self.tables.values().filter(|t| t.pending.rows() > 0 && t.pending.bytes() >= self.flush_bytes).map(|t| t.name.clone()).collect();
         for name in full {
-            self.stage(&name).map_err(|e| match e {
-                LoadError::Engine { context, message } => LoadError::Engine {
-                    context: format!("{context} (resource {}, up to page {} of {})", load.resource, page.index, page.url),
-                    message,
-                },
-                other => other,
-            })?;
+            self.stage(&name, &format!(" (resource {}, up to page {} of {})", load.resource, page.index, page.url))?;
         }
         Ok(accepted)
     }
 
+    /// Writes every page of `pages` (as [`Loader::write_page`]), with the
+    /// normalizing on a thread of its own while this one does the engine's
+    /// work (DDL, appends): the two overlap. Stops at the first error.
+    pub fn write_pages<I>(&mut self, pages: I) -> Result<(), LoadError>
+    where
+        I: Iterator<Item = (ResourceLoad, Page)> + Send,
+    {
+        let conn = match std::mem::replace(&mut self.link, Link::Detached) {
+            Link::Conn(c) => c,
+            other => {
+                self.link = other;
+                return Err(LoadError::Invalid("the load's connection is busy".into()));
+            }
+        };
+        // Two jobs in flight bound the memory: each holds at most one
+        // table's flush of rows.
+        let (jobs, queue) = crossbeam_channel::bounded::<Job>(2);
+        self.link = Link::Queue(jobs);
+        let (normalized, engine_error) = std::thread::scope(|scope| {
+            let normalizer = scope.spawn(|| {
+                let mut result = Ok(());
+                for (load, page) in pages {
+                    if let Err(e) = self.write_page(&load, &page) {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                // Closes the queue: the loop below ends.
+                self.link = Link::Detached;
+                result
+            });
+            let mut engine_error = None;
+            for job in queue.iter() {
+                if let Err(e) = job.run(&mut *conn) {
+                    engine_error = Some(e);
+                    break;
+                }
+            }
+            // A failed job stops the normalizer at its next send.
+            drop(queue);
+            (normalizer.join(), engine_error)
+        });
+        self.link = Link::Conn(conn);
+        match (engine_error, normalized) {
+            (Some(e), _) => Err(e),
+            (None, Ok(r)) => r,
+            (None, Err(_)) => Err(LoadError::Invalid("the normalizing thread stopped unexpectedly".into())),
+        }
+    }
+
+    /// The connection, outside `write_pages`.
+    fn conn(&mut self) -> Result<&mut dyn Connection, LoadError> {
+        match &mut self.link {
+            Link::Conn(c) => Ok(&mut **c),
+            _ => Err(LoadError::Invalid("the load's connection is busy".into())),
+        }
+    }
+
+    /// Hands `job` to the engine: runs it, or queues it inside `write_pages`.
+    fn submit(&mut self, job: Job) -> Result<(), LoadError> {
+        match &mut self.link {
+            Link::Conn(c) => job.run(&mut **c),
+            Link::Queue(q) => q.send(job).map_err(|_| LoadError::Invalid("the load stopped".into())),
+            Link::Detached => Err(LoadError::Invalid("the load's connection is busy".into())),
+        }
+    }
+
     /// Creates or widens the table the rows of `name` go to (its staging
     /// table, or the destination table itself under `append`) and appends
-    /// its pending rows.
-    fn stage(&mut self, name: &Arc<str>) -> Result<(), LoadError> {
+    /// its pending rows. `place` ends error contexts (which pages).
+    fn stage(&mut self, name: &Arc<str>, place: &str) -> Result<(), LoadError> {
         let Some(table) = self.tables.get(name) else { return Ok(()) };
         if table.pending.rows() == 0 {
             return Ok(());
@@ -830,17 +926,17 @@ impl<'c> Loader<'c> {
             data_type: if direct { t.sql() } else { t.staging_sql() }.into(),
         }));
         let (created, staged) = (table.staging_created || (direct && table.existed), table.staged_columns);
+        let mut ddl = Vec::new();
         if !created {
             let defs: Vec<String> = columns.iter().map(|c| format!("{} {}", q(&c.name), c.data_type)).collect();
             let verb = if direct { "CREATE TABLE" } else { "CREATE OR REPLACE TABLE" };
-            self.conn
-                .execute(&format!("{verb} {} ({})", rel.render(), defs.join(", ")))
-                .map_err(engine(format!("creating table {rel}")))?;
+            ddl.push((format!("{verb} {} ({})", rel.render(), defs.join(", ")), format!("creating table {rel}{place}")));
         } else {
             for c in &columns[skip + staged..] {
-                self.conn
-                    .execute(&format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(&c.name), c.data_type))
-                    .map_err(engine(format!("adding column {} to {rel}", c.name)))?;
+                ddl.push((
+                    format!("ALTER TABLE {} ADD COLUMN {} {}", rel.render(), q(&c.name), c.data_type),
+                    format!("adding column {} to {rel}{place}", c.name),
+                ));
             }
         }
         let Some(t) = self.tables.get_mut(name) else { return Ok(()) };
@@ -848,18 +944,20 @@ impl<'c> Loader<'c> {
         // Created (or widened) now, whatever the append does: a failed load rolls back anyway.
         t.staging_created = true;
         t.staged_columns = t.columns.len();
-        let values = if direct { &t.pending.cols[1..] } else { &t.pending.cols[..] };
-        let n = self.conn.append_columns(&rel, &columns, values).map_err(engine(format!("writing rows of table {name}")))?;
-        t.staged_rows += n;
-        t.pending.clear();
-        Ok(())
+        t.staged_rows += t.pending.rows() as u64;
+        let mut values = std::mem::take(&mut t.pending.cols);
+        if direct {
+            values.remove(0);
+        }
+        let context = format!("writing rows of table {name}{place}");
+        self.submit(Job::Stage { ddl, rel, columns, values, context })
     }
 
     /// Appends every table's pending rows.
     fn stage_all(&mut self) -> Result<(), LoadError> {
         let names: Vec<Arc<str>> = self.tables.keys().cloned().collect();
         for name in &names {
-            self.stage(name)?;
+            self.stage(name, "")?;
         }
         Ok(())
     }
@@ -870,11 +968,13 @@ impl<'c> Loader<'c> {
     pub fn commit(mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
         self.finished = true;
         let result = match self.stage_all().and_then(|()| self.apply(states)) {
-            Ok(summary) => self.conn.commit().map(|()| summary).map_err(engine("committing the load")),
+            Ok(summary) => self.conn().and_then(|c| c.commit().map_err(engine("committing the load"))).map(|()| summary),
             Err(e) => Err(e),
         };
-        if result.is_err() {
-            let _ = self.conn.rollback();
+        if result.is_err()
+            && let Ok(c) = self.conn()
+        {
+            let _ = c.rollback();
         }
         result
     }
@@ -882,11 +982,13 @@ impl<'c> Loader<'c> {
     /// Discards the load (rolls its transaction back).
     pub fn abort(mut self) {
         self.finished = true;
-        let _ = self.conn.rollback();
+        if let Ok(c) = self.conn() {
+            let _ = c.rollback();
+        }
     }
 
     fn exec(&mut self, sql: &str, context: impl Into<String>) -> Result<(), LoadError> {
-        self.conn.execute(sql).map(|_| ()).map_err(engine(context))
+        self.conn()?.execute(sql).map(|_| ()).map_err(engine(context))
     }
 
     fn apply(&mut self, states: &[CursorState]) -> Result<LoadSummary, LoadError> {
@@ -1267,8 +1369,10 @@ impl<'c> Loader<'c> {
 
 impl Drop for Loader<'_> {
     fn drop(&mut self) {
-        if !self.finished {
-            let _ = self.conn.rollback();
+        if !self.finished
+            && let Ok(c) = self.conn()
+        {
+            let _ = c.rollback();
         }
     }
 }

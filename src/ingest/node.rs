@@ -126,7 +126,8 @@ pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema:
     let states = load::read_states(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
     let mut loader = Loader::begin(conn, database, schema, &spec.name).map_err(|e| err(format!("ingest '{}': {e}", spec.name)))?;
     // Fetching (HTTP, JSON parsing) runs on its own thread and hands pages
-    // to the loader on this one through a small bounded queue: the two
+    // to the loader through a small bounded queue; the loader normalizes on
+    // a second thread and writes to the engine on this one. The three
     // overlap, and at most PAGES_IN_FLIGHT pages wait in memory.
     const PAGES_IN_FLIGHT: usize = 4;
     let (tx, rx) = crossbeam_channel::bounded::<(ResourceLoad, Page)>(PAGES_IN_FLIGHT);
@@ -135,13 +136,7 @@ pub fn run(conn: &mut dyn Connection, spec: &IngestSpec, database: &str, schema:
             let tx = tx;
             fetch::run(spec, &states, &fetch_opts, &mut |resource, page| tx.send((resource.load(), page)).map_err(|_| ()))
         });
-        let mut load_error = None;
-        for (load, page) in rx.iter() {
-            if let Err(e) = loader.write_page(&load, &page) {
-                load_error = Some(e);
-                break;
-            }
-        }
+        let load_error = loader.write_pages(rx.iter()).err();
         // A stopped loader ends the fetch at its next page.
         drop(rx);
         (fetcher.join(), load_error)
