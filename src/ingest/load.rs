@@ -1197,19 +1197,7 @@ impl<'c> Loader<'c> {
                         (false, true) => matches(&pk),
                         _ => matches(&mk),
                     };
-                    let final_root = self.final_rel(root).render();
-                    for t in family.iter().skip(1) {
-                        if self.in_target(t) {
-                            let sql = format!(
-                                "DELETE FROM {} WHERE {} IN (SELECT d.{} FROM {final_root} d WHERE {cond})",
-                                self.final_rel(t).render(),
-                                q(C_ROOT_ID),
-                                q(C_ID)
-                            );
-                            self.exec(&sql, format!("merging into {t}"))?;
-                        }
-                    }
-                    self.exec(&format!("DELETE FROM {final_root} d WHERE {cond}"), format!("merging into {root}"))?;
+                    self.delete_from_target(root, &family, &cond)?;
                 }
                 for t in &family {
                     self.insert_from_stage(t, None, &[])?;
@@ -1279,7 +1267,6 @@ impl<'c> Loader<'c> {
             return Ok(());
         }
         let children: Vec<&String> = family.iter().skip(1).filter(|t| self.in_target(t) || self.staged(t)).collect();
-        let old_children: Vec<&String> = family.iter().skip(1).filter(|t| self.in_target(t)).collect();
         let final_root = self.final_rel(root).render();
         let superseded = self.load_keys.get_mut(root).map(|k| std::mem::take(&mut k.superseded)).unwrap_or_default();
         for chunk in superseded.chunks(1000) {
@@ -1299,18 +1286,26 @@ impl<'c> Loader<'c> {
                 conds.join(" AND "),
                 lid = q(C_LOAD_ID)
             );
-            for t in &old_children {
-                let sql = format!(
-                    "DELETE FROM {} WHERE {} IN (SELECT d.{} FROM {final_root} d WHERE {cond})",
-                    self.final_rel(t).render(),
-                    q(C_ROOT_ID),
-                    q(C_ID)
-                );
-                self.exec(&sql, format!("merging into {t}"))?;
-            }
-            self.exec(&format!("DELETE FROM {final_root} d WHERE {cond}"), format!("merging into {root}"))?;
+            self.delete_from_target(root, family, &cond)?;
         }
         Ok(())
+    }
+
+    /// Deletes the destination rows of `root` that `cond` (over alias `d`)
+    /// matches, their child rows first.
+    fn delete_from_target(&mut self, root: &str, family: &[String], cond: &str) -> Result<(), LoadError> {
+        let final_root = self.final_rel(root).render();
+        let children: Vec<&String> = family.iter().skip(1).filter(|t| self.in_target(t)).collect();
+        for t in children {
+            let sql = format!(
+                "DELETE FROM {} WHERE {} IN (SELECT d.{} FROM {final_root} d WHERE {cond})",
+                self.final_rel(t).render(),
+                q(C_ROOT_ID),
+                q(C_ID)
+            );
+            self.exec(&sql, format!("merging into {t}"))?;
+        }
+        self.exec(&format!("DELETE FROM {final_root} d WHERE {cond}"), format!("merging into {root}"))
     }
 
     fn write_states(&mut self, states: &[CursorState]) -> Result<(), LoadError> {
