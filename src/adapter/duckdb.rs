@@ -119,7 +119,7 @@ impl DuckDbAdapter {
             // global ones are idempotent.
             conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
         }
-        Ok(DuckDbConnection { conn, in_transaction: false, cache: self.cache.clone(), pending: Vec::new(), database: self.database.clone(), known_schemas: self.schemas.clone(), append_layouts: Default::default() })
+        Ok(DuckDbConnection { conn, in_transaction: false, cache: self.cache.clone(), pending: Vec::new(), database: self.database.clone(), known_schemas: self.schemas.clone() })
     }
 }
 
@@ -147,19 +147,12 @@ pub struct DuckDbConnection {
     database: String,
     /// Schemas known to exist (shared with the adapter's other connections).
     known_schemas: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
-    /// Tables whose full column list (in order) equals the columns last
-    /// appended to them: those appends use DuckDB's whole-table Appender,
-    /// whose flush goes straight into the table's storage (a column-subset
-    /// Appender plans an INSERT statement on every flush). Cleared by every
-    /// statement, since any statement may alter a table.
-    append_layouts: std::collections::HashMap<String, Vec<String>>,
 }
 
 static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl DuckDbConnection {
     fn create_schema_uncached(&mut self, database: &str, schema: &str) -> AdapterResult<()> {
-        self.append_layouts.clear();
         let exists = |conn: &duckdb::Connection| -> AdapterResult<bool> {
             let n: i64 = conn
                 .query_row(
@@ -245,28 +238,6 @@ impl DuckDbConnection {
             }
             None => Ok(None),
         }
-    }
-
-    /// Whether `names` are all the columns of `relation`, in table order
-    /// (asked once per table between statements; see `append_layouts`).
-    fn is_whole_table(&mut self, database: &str, relation: &Relation, names: &[&str]) -> AdapterResult<bool> {
-        let key = format!("{database}\u{1f}{}\u{1f}{}", relation.schema, relation.identifier);
-        if !self.append_layouts.contains_key(&key) {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
-                )
-                .map_err(err)?;
-            let listed = stmt
-                .query_map([database, relation.schema.as_str(), relation.identifier.as_str()], |r| r.get::<_, String>(0))
-                .map_err(err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(err)?;
-            self.append_layouts.insert(key.clone(), listed);
-        }
-        let listed = &self.append_layouts[&key];
-        Ok(listed.len() == names.len() && listed.iter().zip(names).all(|(a, b)| a.eq_ignore_ascii_case(b)))
     }
 
     fn kind_of(table_type: &str) -> RelationKind {
@@ -404,7 +375,6 @@ fn log_sql(sql: &str, started: std::time::Instant) {
 
 impl Connection for DuckDbConnection {
     fn execute(&mut self, sql: &str) -> AdapterResult<AdapterResponse> {
-        self.append_layouts.clear();
         if is_blank_sql(sql) {
             return Ok(AdapterResponse { message: "OK".into(), code: String::new(), rows_affected: None });
         }
@@ -417,7 +387,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn query(&mut self, sql: &str) -> AdapterResult<QueryResult> {
-        self.append_layouts.clear();
         if is_blank_sql(sql) {
             return Ok(QueryResult::default());
         }
@@ -452,7 +421,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn begin(&mut self) -> AdapterResult<()> {
-        self.append_layouts.clear();
         self.conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
         self.in_transaction = true;
         self.pending.clear();
@@ -460,7 +428,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn commit(&mut self) -> AdapterResult<()> {
-        self.append_layouts.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -472,7 +439,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn rollback(&mut self) -> AdapterResult<()> {
-        self.append_layouts.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -564,7 +530,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn drop_relation(&mut self, relation: &Relation, kind: RelationKind) -> AdapterResult<()> {
-        self.append_layouts.clear();
         let what = match kind {
             RelationKind::Table => "TABLE",
             RelationKind::View => "VIEW",
@@ -576,7 +541,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn rename_relation(&mut self, from: &Relation, kind: RelationKind, to_identifier: &str) -> AdapterResult<()> {
-        self.append_layouts.clear();
         let what = match kind {
             RelationKind::Table => "TABLE",
             RelationKind::View => "VIEW",
@@ -621,13 +585,10 @@ impl Connection for DuckDbConnection {
         let _log = LogOnDrop("-- append_columns", std::time::Instant::now());
         let database = if relation.database.is_empty() { self.database.clone() } else { relation.database.clone() };
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        let whole_table = self.is_whole_table(&database, relation, &names)?;
-        let mut app = if whole_table {
-            self.conn.appender_to_catalog_and_db(&relation.identifier, &database, &relation.schema)
-        } else {
-            self.conn.appender_with_columns_to_catalog_and_db(&relation.identifier, &database, &relation.schema, &names)
-        }
-        .map_err(|e| AdapterError::new(format!("append to {relation}: {e}")))?;
+        let mut app = self
+            .conn
+            .appender_with_columns_to_catalog_and_db(&relation.identifier, &database, &relation.schema, &names)
+            .map_err(|e| AdapterError::new(format!("append to {relation}: {e}")))?;
         for r in 0..nrows {
             app.append_row(duckdb::appender_params_from_iter(values.iter().map(|c| DatumParam(c.get(r)))))
                 .map_err(|e| AdapterError::new(format!("append to {relation}, row {}: {e}", r + 1)))?;
@@ -637,7 +598,6 @@ impl Connection for DuckDbConnection {
     }
 
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
-        self.append_layouts.clear();
         if rows.is_empty() {
             return Ok(0);
         }
