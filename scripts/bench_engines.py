@@ -26,16 +26,10 @@ bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
 
-def profiles(threads):
-    return f"""bench:
-  target: dev
-  outputs:
-    dev:
-      type: duckdb
-      path: bench.duckdb
-      schema: main
-      threads: {threads}
-    datafusion:
+def datafusion_output(threads):
+    """The `datafusion` output added to the profile bench.generate writes
+    (whose last lines are its `dev` output)."""
+    return f"""    datafusion:
       type: datafusion
       path: bench_datafusion
       schema: main
@@ -73,7 +67,8 @@ def main():
         for n in args.sizes:
             project = base / f"bench_{n}"
             info = bench.generate(project, n, args.threads)
-            (project / "profiles.yml").write_text(profiles(args.threads))
+            with open(project / "profiles.yml", "a") as f:
+                f.write(datafusion_output(args.threads))
             times = {}
             for target in ["dev", "datafusion"]:
                 runs = []

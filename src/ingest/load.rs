@@ -542,6 +542,13 @@ impl<'c> Loader<'c> {
         self.flush_bytes = bytes;
     }
 
+    /// `_rdbt_id` of the root row of this load's `record_no`th record
+    /// (outside scd2): written with the row, and recomputed by a direct
+    /// merge to delete the rows of superseded records.
+    fn root_id(&self, record_no: u64) -> String {
+        id128(&[&self.salt.to_le_bytes(), &record_no.to_le_bytes()])
+    }
+
     /// This load's id (`_rdbt_load_id` of its rows).
     pub fn load_id(&self) -> &str {
         &self.load_id
@@ -655,7 +662,7 @@ impl<'c> Loader<'c> {
             for row in &rows {
                 let id = match row.parent {
                     None if scd2 => content_id(record),
-                    None => id128(&[&self.salt.to_le_bytes(), &record_no.to_le_bytes()]),
+                    None => self.root_id(record_no),
                     Some(p) => id128(&[ids[p].as_bytes(), row.table.as_bytes(), &row.list_idx.to_le_bytes()]),
                 };
                 ids.push(id);
@@ -1270,7 +1277,7 @@ impl<'c> Loader<'c> {
         let final_root = self.final_rel(root).render();
         let superseded = self.load_keys.get_mut(root).map(|k| std::mem::take(&mut k.superseded)).unwrap_or_default();
         for chunk in superseded.chunks(1000) {
-            let ids: Vec<String> = chunk.iter().map(|n| lit(&id128(&[&self.salt.to_le_bytes(), &n.to_le_bytes()]))).collect();
+            let ids: Vec<String> = chunk.iter().map(|n| lit(&self.root_id(*n))).collect();
             let ids = ids.join(", ");
             for t in &children {
                 let sql = format!("DELETE FROM {} WHERE {} IN ({ids})", self.final_rel(t).render(), q(C_ROOT_ID));

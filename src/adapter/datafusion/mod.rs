@@ -430,6 +430,17 @@ impl DataFusionConnection {
         }
     }
 
+    /// Appends the batch `build` makes for the table's schema to
+    /// `relation`; returns its row count.
+    fn append_batch(&mut self, relation: &Relation, build: impl FnOnce(&SchemaRef) -> AdapterResult<RecordBatch>) -> AdapterResult<u64> {
+        let (s, n) = self.relation_parts(relation)?;
+        let table = self.table(&s, &n)?;
+        let batch = build(&table.schema)?;
+        let count = batch.num_rows() as u64;
+        self.append(&s, &n, &table, vec![batch])?;
+        Ok(count)
+    }
+
     /// `schema.name` of a relation of this database (another database's is
     /// an error, as in SQL through `resolve`).
     fn relation_parts(&self, relation: &Relation) -> AdapterResult<(String, String)> {
@@ -607,24 +618,14 @@ impl Connection for DataFusionConnection {
     }
 
     fn insert_rows(&mut self, relation: &Relation, columns: &[Column], rows: &[Vec<Value>]) -> AdapterResult<u64> {
-        let (s, n) = self.relation_parts(relation)?;
-        let table = self.table(&s, &n)?;
-        let batch = values::rows_to_batch(&table.schema, columns, rows)?;
-        let count = batch.num_rows() as u64;
-        self.append(&s, &n, &table, vec![batch])?;
-        Ok(count)
+        self.append_batch(relation, |schema| values::rows_to_batch(schema, columns, rows))
     }
 
     fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[super::ColumnValues]) -> AdapterResult<u64> {
         if values.len() != columns.len() {
             return Err(AdapterError::new(format!("append to {relation}: columns of unequal length")));
         }
-        let (s, n) = self.relation_parts(relation)?;
-        let table = self.table(&s, &n)?;
-        let batch = values::datums_to_batch(&table.schema, columns, values)?;
-        let count = batch.num_rows() as u64;
-        self.append(&s, &n, &table, vec![batch])?;
-        Ok(count)
+        self.append_batch(relation, |schema| values::datums_to_batch(schema, columns, values))
     }
 }
 
