@@ -19,6 +19,7 @@ dbt-core and rdbt's build time per executed node.
     scripts/bench.py 10000 --with-dbt     # dbt-core at 10,000 models too (over an hour)
     scripts/bench.py 200 --keep           # keep the generated projects
     scripts/bench.py 1000 --rdbt $CARGO_TARGET_DIR/debug/rdbt
+    scripts/bench.py 10000 --repeat 7     # median of 7 runs per step
 """
 import argparse
 import json
@@ -291,15 +292,25 @@ def timed(cmd, project, timeout, log):
     return dt, rc
 
 
-def bench_tool(name, exe, project, steps, timeout, log):
+def bench_tool(name, exe, project, steps, timeout, log, repeat=1):
+    """Times each step `repeat` times (each from a clean target/, and for
+    build a new database); the result is the median run."""
     res = {}
     for step in steps:
-        clean(project, db=(step == "build"))
-        cmd = [exe, step, "--profiles-dir", str(project), "--project-dir", str(project)]
-        dt, rc = timed(cmd, project, timeout, log)
-        res[step] = {"seconds": round(dt, 3), "exit": rc}
-        status = "ok" if rc == 0 else f"exit {rc}"
-        print(f"  {name:5s} {step:8s} {dt:9.2f}s  {status}", file=sys.stderr)
+        runs = []
+        for _ in range(max(1, repeat)):
+            clean(project, db=(step == "build"))
+            cmd = [exe, step, "--profiles-dir", str(project), "--project-dir", str(project)]
+            dt, rc = timed(cmd, project, timeout, log)
+            runs.append({"seconds": round(dt, 3), "exit": rc})
+            status = "ok" if rc == 0 else f"exit {rc}"
+            print(f"  {name:5s} {step:8s} {dt:9.2f}s  {status}", file=sys.stderr)
+            if rc != 0:
+                break
+        failed = [r for r in runs if r["exit"] != 0]
+        median = sorted(r["seconds"] for r in runs)[len(runs) // 2]
+        res[step] = failed[0] if failed else {"seconds": median, "exit": 0}
+        res[step]["runs"] = [r["seconds"] for r in runs]
     return res
 
 
@@ -307,6 +318,9 @@ def fmt_time(r):
     if r is None:
         return "-"
     s = f"{r['seconds']:.2f}"
+    runs = r.get("runs", [])
+    if r["exit"] == 0 and len(runs) > 1:
+        s += f" ({min(runs):.2f}-{max(runs):.2f})"
     return s if r["exit"] == 0 else f"{s} (exit {r['exit']})"
 
 
@@ -320,6 +334,8 @@ def main():
     ap.add_argument("--dbt", default="dbt", help="dbt executable")
     ap.add_argument("--steps", default="parse,compile,build", help="comma-separated commands to time")
     ap.add_argument("--threads", type=int, default=4, help="profile threads (default 4)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per step and tool; the table shows the median (default 1)")
+    ap.add_argument("--dbt-repeat", type=int, help="runs per step for dbt-core (default: --repeat)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per command before giving up")
     ap.add_argument("--keep", action="store_true", help="keep the generated projects and logs")
     ap.add_argument("--dir", help="generate under this directory instead of a temporary one (implies --keep)")
@@ -367,7 +383,8 @@ def main():
                     if project.exists():
                         shutil.rmtree(project)
                     shutil.copytree(gen, project)
-                    row["tools"][name] = bench_tool(name, exe, project, steps, args.timeout, log)
+                    repeat = args.dbt_repeat if name == "dbt" and args.dbt_repeat else args.repeat
+                    row["tools"][name] = bench_tool(name, exe, project, steps, args.timeout, log, repeat)
                 results.append(row)
     finally:
         print_table(results, steps)
@@ -382,7 +399,7 @@ def main():
 def print_table(results, steps):
     if not results:
         return
-    hdr = f"{'models':>7} {'nodes':>6} {'step':8} {'rdbt s':>12} {'dbt s':>12} {'speed-up':>9}"
+    hdr = f"{'models':>7} {'nodes':>6} {'step':8} {'rdbt s':>18} {'dbt s':>18} {'speed-up':>9}"
     print(hdr)
     print("-" * len(hdr))
     for row in results:
@@ -392,7 +409,7 @@ def print_table(results, steps):
             ratio = "-"
             if a and b and a["exit"] == 0 and b["exit"] == 0 and a["seconds"] > 0:
                 ratio = f"{b['seconds'] / a['seconds']:.1f}x"
-            print(f"{row['n']:>7} {row['executed_nodes']:>6} {step:8} {fmt_time(a):>12} {fmt_time(b):>12} {ratio:>9}")
+            print(f"{row['n']:>7} {row['executed_nodes']:>6} {step:8} {fmt_time(a):>18} {fmt_time(b):>18} {ratio:>9}")
         for name, r in row["tools"].items():
             if "build" in r and r["build"]["exit"] == 0:
                 per = r["build"]["seconds"] / row["executed_nodes"] * 1000

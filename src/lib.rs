@@ -23,3 +23,4 @@ pub mod materialize;
 pub mod ml;
 pub mod parser;
 pub mod run;
+pub mod timing;

@@ -30,30 +30,26 @@ pub fn manifest_json(manifest: &Manifest, meta: &ArtifactMeta) -> Value {
 }
 
 /// manifest.json with per-node compile/run results (keyed by unique_id) and
-/// the selectors defined in `selectors.yml` (name → definition).
+/// the selectors defined in `selectors.yml` (name → definition), as a JSON
+/// tree: the bytes [`write_manifest_atomic`] writes, parsed back.
 pub fn manifest_json_with(
     manifest: &Manifest,
     meta: &ArtifactMeta,
     runs: &BTreeMap<String, NodeRunInfo>,
     selectors: &Map<String, Value>,
 ) -> Value {
-    let created_at = epoch_seconds(&meta.invocation_started_at);
-    let tests = tests_by_node(manifest);
-    let built = per_node_chunks(manifest, |chunk| {
-        chunk
-            .iter()
-            .map(|(id, n)| ((*id).clone(), node_json_indexed(n, manifest, &tests, runs.get(*id), created_at)))
-            .collect::<Vec<_>>()
-    });
-    let nodes: Map<String, Value> = built.into_iter().flatten().collect();
-    manifest_with_nodes(manifest, meta, selectors, &tests, created_at, Value::Object(nodes))
+    let mut bytes = Vec::new();
+    match write_manifest(&mut bytes, manifest, meta, runs, selectors).map_err(std::io::Error::other).and_then(|()| {
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }) {
+        Ok(v) => v,
+        // Writing to memory fails only on a bug here (a map with non-string
+        // keys); say so in the value rather than abort the caller.
+        Err(e) => json!({"error": e.to_string()}),
+    }
 }
 
-/// Writes manifest.json (the same bytes `manifest_json_with` serializes to)
-/// through a temporary file and a rename. The nodes, nearly all of the
-/// document, are serialized on every core straight to bytes, so no JSON tree
-/// of the whole manifest is ever held: at 10,000 models this takes the write
-/// from 0.4 s to about a third of that.
+/// Writes manifest.json through a temporary file and a rename.
 pub fn write_manifest_atomic(
     path: &std::path::Path,
     manifest: &Manifest,
@@ -61,138 +57,219 @@ pub fn write_manifest_atomic(
     runs: &BTreeMap<String, NodeRunInfo>,
     selectors: &Map<String, Value>,
 ) -> std::io::Result<()> {
-    const MARKER: &str = "\u{0}rdbt-manifest-nodes\u{0}";
-    let created_at = epoch_seconds(&meta.invocation_started_at);
-    let tests = tests_by_node(manifest);
-    let chunks = per_node_chunks(manifest, |chunk| -> serde_json::Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(chunk.len() * 2048);
-        for (i, (id, n)) in chunk.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            serde_json::to_writer(&mut buf, id)?;
-            buf.push(b':');
-            serde_json::to_writer(&mut buf, &node_json_indexed(n, manifest, &tests, runs.get(*id), created_at))?;
-        }
-        Ok(buf)
-    });
-    let head = manifest_with_nodes(manifest, meta, selectors, &tests, created_at, Value::String(MARKER.into()));
-    let head = serde_json::to_vec(&head)?;
-    let marker = serde_json::to_vec(MARKER)?;
-    let at = head
-        .windows(marker.len())
-        .position(|w| w == marker.as_slice())
-        .ok_or_else(|| std::io::Error::other("manifest.json: node placeholder not found"))?;
-    super::write_atomic(path, |w| {
-        w.write_all(&head[..at])?;
-        w.write_all(b"{")?;
-        let mut first = true;
-        for chunk in chunks {
-            let chunk = chunk?;
-            if chunk.is_empty() {
-                continue;
-            }
-            if !first {
-                w.write_all(b",")?;
-            }
-            first = false;
-            w.write_all(&chunk)?;
-        }
-        w.write_all(b"}")?;
-        w.write_all(&head[at + marker.len()..])
-    })
+    super::write_atomic(path, |w| write_manifest(w, manifest, meta, runs, selectors))
 }
 
-/// Runs `f` over the manifest's nodes (in unique_id order) split into one
-/// chunk per core; results come back in node order.
-fn per_node_chunks<T: Send>(manifest: &Manifest, f: impl Fn(&[(&String, &Node)]) -> T + Sync) -> Vec<T> {
-    let entries: Vec<(&String, &Node)> = manifest.nodes.iter().collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = entries.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = entries.chunks(chunk).map(|c| s.spawn(move || f(c))).collect();
-        // A panicking worker is a bug in this module; re-raise it here.
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    })
-}
+/// Nodes serialized per batch by [`write_manifest`]: about half a megabyte
+/// of JSON, so a batch's buffer is recycled while still in the cache, and
+/// the process never holds the whole document.
+const NODES_PER_BATCH: usize = 256;
 
-/// Everything of manifest.json but the nodes, which the caller passes in.
-fn manifest_with_nodes(
+/// Streams manifest.json to `w`. The nodes, nearly all of the document, are
+/// written straight to bytes (no JSON tree) in batches on every core, while
+/// this thread writes the rest of the document and then the batches in
+/// order as they arrive. Only a few batch buffers exist at a time, and they
+/// are reused: at 10,000 models much of the cost of writing one 50 MB
+/// buffer was the kernel handing out fresh memory for it.
+fn write_manifest(
+    w: &mut dyn std::io::Write,
     manifest: &Manifest,
     meta: &ArtifactMeta,
+    runs: &BTreeMap<String, NodeRunInfo>,
     selectors: &Map<String, Value>,
-    tests: &TestsByNode,
-    created_at: f64,
-    nodes: Value,
-) -> Value {
-    let sources: Map<String, Value> =
-        manifest.sources.iter().map(|(id, s)| (id.clone(), source_json(s, created_at))).collect();
-    let macros: Map<String, Value> =
-        manifest.macros.iter().map(|(id, m)| (id.clone(), macro_json(m, created_at))).collect();
-    let docs: Map<String, Value> = manifest.docs.iter().map(|(id, d)| (id.clone(), doc_json(d))).collect();
-    let exposures: Map<String, Value> =
-        manifest.exposures.iter().map(|(id, e)| (id.clone(), exposure_json(e, created_at))).collect();
-    let groups: Map<String, Value> = manifest.groups.iter().map(|(id, g)| (id.clone(), group_json(g))).collect();
-    let disabled: Map<String, Value> = manifest
-        .disabled
-        .iter()
-        .map(|(id, list)| {
-            (id.clone(), Value::Array(list.iter().map(|n| node_json_indexed(n, manifest, tests, None, created_at)).collect()))
-        })
-        .collect();
+) -> std::io::Result<()> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let created_at = epoch_seconds(&meta.invocation_started_at);
+    let tests = tests_by_node(manifest);
+    let entries: Vec<(&String, &Node)> = manifest.nodes.iter().map(|(id, n)| (id, &**n)).collect();
+    let batches: Vec<&[(&String, &Node)]> = entries.chunks(NODES_PER_BATCH).collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(batches.len());
+    let next = AtomicUsize::new(0);
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let node = NodeWriter { manifest, tests: &tests, created_at };
+    std::thread::scope(|s| {
+        // Bounded, so workers far ahead of the writer wait instead of piling
+        // up buffers; the writer always drains it, so no worker waits forever.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, serde_json::Result<Vec<u8>>)>(workers * 2);
+        for _ in 0..workers {
+            let (tx, next, spare, batches, node) = (tx.clone(), &next, &spare, &batches, &node);
+            s.spawn(move || {
+                let mut configs = ConfigCache::default();
+                loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(b) else { break };
+                    let mut buf = spare.lock().ok().and_then(|mut v| v.pop()).unwrap_or_else(|| Vec::with_capacity(NODES_PER_BATCH * 2048));
+                    buf.clear();
+                    let mut out = ObjWriter::members(&mut buf);
+                    let written = batch.iter().try_for_each(|(id, n)| out.put_with(id, |buf| node.write(buf, n, runs.get(*id), &mut configs)));
+                    // The writer gone (it failed) ends the work.
+                    if tx.send((b, written.map(|()| buf))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Everything after `nodes`, while the workers serialize them.
+        let mut rest = Vec::new();
+        write_after_nodes(&mut rest, &node, selectors)?;
+        let mut head = Vec::new();
+        let mut doc = ObjWriter::open(&mut head);
+        doc.put("metadata", &metadata_json(meta))?;
+        doc.key("nodes")?;
+        w.write_all(&head)?;
+        w.write_all(b"{")?;
+        let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+        let mut want = 0;
+        for (b, bytes) in rx {
+            pending.insert(b, bytes?);
+            while let Some(bytes) = pending.remove(&want) {
+                if want > 0 {
+                    w.write_all(b",")?;
+                }
+                w.write_all(&bytes)?;
+                if let Ok(mut v) = spare.lock() {
+                    v.push(bytes);
+                }
+                want += 1;
+            }
+        }
+        if want != batches.len() {
+            return Err(std::io::Error::other("manifest.json: a node batch was not serialized"));
+        }
+        w.write_all(b"}")?;
+        w.write_all(&rest)
+    })
+}
+
+fn metadata_json(meta: &ArtifactMeta) -> Value {
+    json!({
+        "dbt_schema_version": MANIFEST_SCHEMA_VERSION,
+        "dbt_version": meta.dbt_version,
+        "generated_at": timestamp(&meta.generated_at),
+        "invocation_id": meta.invocation_id,
+        "invocation_started_at": timestamp(&meta.invocation_started_at),
+        "env": meta.env,
+        "project_name": meta.project_name,
+        "project_id": meta.project_id,
+        "user_id": meta.user_id,
+        "send_anonymous_usage_stats": meta.send_anonymous_usage_stats,
+        "adapter_type": meta.adapter_type,
+        "quoting": meta.quoting,
+        "run_started_at": iso_timestamp(&meta.invocation_started_at),
+    })
+}
+
+/// The members of manifest.json after `nodes` (each preceded by a comma),
+/// and the document's closing brace.
+fn write_after_nodes(out: &mut Vec<u8>, node: &NodeWriter<'_>, selectors: &Map<String, Value>) -> serde_json::Result<()> {
+    let (manifest, created_at) = (node.manifest, node.created_at);
+    let map = |out: &mut Vec<u8>, entries: &mut dyn Iterator<Item = (&String, Value)>| -> serde_json::Result<()> {
+        let mut o = ObjWriter::open(out);
+        for (id, v) in entries {
+            o.put(id, &v)?;
+        }
+        o.close();
+        Ok(())
+    };
+    let mut o = ObjWriter::continuing(out);
+    o.put_with("sources", |out| map(out, &mut manifest.sources.iter().map(|(id, s)| (id, source_json(s, created_at)))))?;
+    o.put_with("macros", |out| map(out, &mut manifest.macros.iter().map(|(id, m)| (id, macro_json(m, created_at)))))?;
+    o.put_with("docs", |out| map(out, &mut manifest.docs.iter().map(|(id, d)| (id, doc_json(d)))))?;
+    o.put_with("exposures", |out| map(out, &mut manifest.exposures.iter().map(|(id, e)| (id, exposure_json(e, created_at)))))?;
+    o.put("metrics", &json!({}))?;
+    o.put_with("groups", |out| map(out, &mut manifest.groups.iter().map(|(id, g)| (id, group_json(g)))))?;
+    o.put("selectors", selectors)?;
+    o.put_with("disabled", |out| {
+        let mut configs = ConfigCache::default();
+        let mut d = ObjWriter::open(out);
+        for (id, list) in &manifest.disabled {
+            d.put_with(id, |out| {
+                out.push(b'[');
+                for (i, n) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    node.write(out, n, None, &mut configs)?;
+                }
+                out.push(b']');
+                Ok(())
+            })?;
+        }
+        d.close();
+        Ok(())
+    })?;
     let (parents, children) = manifest.parent_and_child_maps();
+    o.put("parent_map", &parents)?;
+    o.put("child_map", &children)?;
     let mut group_map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, n) in &manifest.nodes {
         if let Some(g) = n.group.as_deref() {
             group_map.entry(g).or_default().push(id);
         }
     }
-
-    let mut out = json!({
-        "metadata": {
-            "dbt_schema_version": MANIFEST_SCHEMA_VERSION,
-            "dbt_version": meta.dbt_version,
-            "generated_at": timestamp(&meta.generated_at),
-            "invocation_id": meta.invocation_id,
-            "invocation_started_at": timestamp(&meta.invocation_started_at),
-            "env": meta.env,
-            "project_name": meta.project_name,
-            "project_id": meta.project_id,
-            "user_id": meta.user_id,
-            "send_anonymous_usage_stats": meta.send_anonymous_usage_stats,
-            "adapter_type": meta.adapter_type,
-            "quoting": meta.quoting,
-            "run_started_at": iso_timestamp(&meta.invocation_started_at),
-        },
-    });
-    // The large maps are moved in, not re-serialized through `json!`.
-    if let Value::Object(out) = &mut out {
-        out.insert("nodes".into(), nodes);
-        out.insert("sources".into(), Value::Object(sources));
-        out.insert("macros".into(), Value::Object(macros));
-        out.insert("docs".into(), Value::Object(docs));
-        out.insert("exposures".into(), Value::Object(exposures));
-        out.insert("metrics".into(), json!({}));
-        out.insert("groups".into(), Value::Object(groups));
-        out.insert("selectors".into(), Value::Object(selectors.clone()));
-        out.insert("disabled".into(), Value::Object(disabled));
-        out.insert("parent_map".into(), json!(parents));
-        out.insert("child_map".into(), json!(children));
-        out.insert("group_map".into(), json!(group_map));
-        for k in ["saved_queries", "semantic_models", "unit_tests", "functions"] {
-            out.insert(k.into(), json!({}));
-        }
+    o.put("group_map", &group_map)?;
+    for k in ["saved_queries", "semantic_models", "unit_tests", "functions"] {
+        o.put(k, &json!({}))?;
     }
-    out
+    o.close();
+    Ok(())
+}
+
+/// Writes a JSON object's members straight to bytes, in the order given.
+struct ObjWriter<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ObjWriter<'a> {
+    /// Opens a new object.
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjWriter { out, first: true }
+    }
+
+    /// Members of an object whose braces the caller writes.
+    fn members(out: &'a mut Vec<u8>) -> Self {
+        ObjWriter { out, first: true }
+    }
+
+    /// More members of an object opened and partly written elsewhere.
+    fn continuing(out: &'a mut Vec<u8>) -> Self {
+        ObjWriter { out, first: false }
+    }
+
+    /// Writes `"k":`, after a comma unless it is the first member.
+    fn key(&mut self, k: &str) -> serde_json::Result<()> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        serde_json::to_writer(&mut *self.out, k)?;
+        self.out.push(b':');
+        Ok(())
+    }
+
+    fn put<T: serde::Serialize + ?Sized>(&mut self, k: &str, v: &T) -> serde_json::Result<()> {
+        self.key(k)?;
+        serde_json::to_writer(&mut *self.out, v)
+    }
+
+    /// A member whose value `write` writes.
+    fn put_with(&mut self, k: &str, write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>) -> serde_json::Result<()> {
+        self.key(k)?;
+        write(self.out)
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
 }
 
 fn or_null(s: &str) -> Value {
     if s.is_empty() { Value::Null } else { Value::String(s.to_string()) }
-}
-
-fn opt_str(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, |s| Value::String(s.to_string()))
 }
 
 /// A version as dbt writes it: a number when it is one (`v: 2`), else a string.
@@ -476,7 +553,6 @@ fn hook_index(name: &str) -> Value {
     name.rsplit('-').next().and_then(|i| i.parse::<u64>().ok()).map_or(Value::Null, |i| json!(i))
 }
 
-/// One entry of `nodes` (or of a `disabled` list), shaped for its resource type.
 /// Generic tests (enabled and disabled) by the node they are attached to.
 pub type TestsByNode<'a> = std::collections::HashMap<&'a str, Vec<&'a Node>>;
 
@@ -484,7 +560,7 @@ pub type TestsByNode<'a> = std::collections::HashMap<&'a str, Vec<&'a Node>>;
 /// model's `primary_key` is inferred from its tests).
 pub fn tests_by_node(manifest: &Manifest) -> TestsByNode<'_> {
     let mut index: TestsByNode<'_> = std::collections::HashMap::new();
-    for t in manifest.nodes.values().chain(manifest.disabled.values().flatten()) {
+    for t in manifest.nodes.values().map(|n| &**n).chain(manifest.disabled.values().flatten()) {
         if t.resource_type == ResourceType::Test {
             if let Some(a) = t.attached_node.as_deref() {
                 index.entry(a).or_default().push(t);
@@ -494,140 +570,226 @@ pub fn tests_by_node(manifest: &Manifest) -> TestsByNode<'_> {
     index
 }
 
-pub fn node_json(node: &Node, manifest: &Manifest, run: Option<&NodeRunInfo>, created_at: f64) -> Value {
-    node_json_indexed(node, manifest, &tests_by_node(manifest), run, created_at)
+/// One node's entry, as written alone (for tests of the batched writer).
+#[cfg(test)]
+pub(super) fn node_json(node: &Node, manifest: &Manifest, run: Option<&NodeRunInfo>, created_at: f64) -> Value {
+    let tests = tests_by_node(manifest);
+    let mut out = Vec::new();
+    let written = NodeWriter { manifest, tests: &tests, created_at }.write(&mut out, node, run, &mut ConfigCache::default());
+    written.and_then(|()| serde_json::from_slice(&out)).unwrap_or_else(|e| json!({"error": e.to_string()}))
 }
 
-fn node_json_indexed(node: &Node, manifest: &Manifest, tests: &TestsByNode<'_>, run: Option<&NodeRunInfo>, created_at: f64) -> Value {
-    let rt = node.resource_type;
-    let config = config_json(rt, &node.config);
-    let mut docs = docs_default();
-    merge_object(&mut docs, config.get("docs").unwrap_or(&Value::Null));
-    if let Value::Object(d) = &mut docs {
-        d.insert("show".into(), json!(node.docs_show));
+#[cfg(test)]
+pub(super) fn epoch_seconds_of(meta: &ArtifactMeta) -> f64 {
+    epoch_seconds(&meta.invocation_started_at)
+}
+
+/// A node's config as manifest.json writes it, and what the node's other
+/// members read from it.
+struct ConfigJson {
+    bytes: Vec<u8>,
+    /// `docs` with dbt's defaults under the configured keys.
+    docs: Map<String, Value>,
+    enforced: bool,
+    alias_types: bool,
+    access: Option<String>,
+}
+
+impl ConfigJson {
+    fn new(rt: ResourceType, config: &NodeConfig) -> serde_json::Result<ConfigJson> {
+        let config = config_json(rt, config);
+        let mut docs = docs_default();
+        merge_object(&mut docs, config.get("docs").unwrap_or(&Value::Null));
+        let contract = |key: &str| config.get("contract").and_then(|c| c.get(key)).and_then(Value::as_bool);
+        Ok(ConfigJson {
+            bytes: serde_json::to_vec(&config)?,
+            docs: match docs {
+                Value::Object(d) => d,
+                _ => Map::new(),
+            },
+            enforced: contract("enforced").unwrap_or(false),
+            alias_types: contract("alias_types").unwrap_or(true),
+            access: config.get("access").and_then(Value::as_str).map(str::to_string),
+        })
     }
-    let checksum = if node.checksum.is_empty() {
-        json!({"name": "none", "checksum": ""})
-    } else {
-        json!({"name": "sha256", "checksum": node.checksum})
-    };
-    let is_generic_test = rt == ResourceType::Test && node.test_metadata.is_some();
+}
 
-    let mut o = Map::new();
-    let mut put = |k: &str, v: Value| {
-        o.insert(k.to_string(), v);
-    };
-    put("database", or_null(&node.database));
-    put("schema", json!(node.schema));
-    put("name", json!(node.name));
-    put("resource_type", json!(rt.as_str()));
-    put("package_name", json!(node.package_name));
-    put("path", json!(node.path));
-    put("original_file_path", json!(node.original_file_path));
-    put("unique_id", json!(node.unique_id));
-    put("fqn", json!(node.fqn));
-    put("alias", json!(node.alias));
-    put("checksum", checksum);
-    put("config", Value::Object(config.clone()));
-    put("tags", json!(node.tags));
-    put("description", json!(node.description));
-    put("columns", columns_json(node.columns.iter()));
-    put("meta", json!(node.meta));
-    put("group", opt_str(node.group.as_deref()));
-    put("docs", docs);
-    put("patch_path", patch_path_json(&node.package_name, node.patch_path.as_deref()));
-    put("build_path", opt_str(run.and_then(|r| r.build_path.as_deref())));
-    put("unrendered_config", json!(node.unrendered_config));
-    put("created_at", json!(created_at));
-    put("relation_name", opt_str(node.relation_name(manifest.quoting).as_deref()));
+/// Configs written so far, by resource type and the node's own config.
+/// Nodes mostly share a handful of distinct configs, and dbt's defaults
+/// make each written config about forty members: each is built once per
+/// writing thread.
+#[derive(Default)]
+struct ConfigCache(std::collections::HashMap<(ResourceType, Vec<u8>), ConfigJson>);
 
-    if rt == ResourceType::Seed {
-        put("raw_code", json!(""));
-        put("doc_blocks", json!([]));
-        let root = node
-            .file
-            .to_string_lossy()
-            .strip_suffix(node.original_file_path.as_str())
-            .map(|r| r.trim_end_matches(['/', '\\']).to_string());
-        if let Some(root) = root.filter(|r| !r.is_empty()) {
-            put("root_path", json!(root));
+impl ConfigCache {
+    fn get(&mut self, rt: ResourceType, config: &NodeConfig) -> serde_json::Result<&ConfigJson> {
+        use std::collections::hash_map::Entry;
+        Ok(match self.0.entry((rt, serde_json::to_vec(config)?)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(ConfigJson::new(rt, config)?),
+        })
+    }
+}
+
+/// `[]`.
+const NO_ITEMS: [u8; 0] = [];
+
+/// Writes the entries of `nodes` (and of `disabled` lists), each shaped for
+/// its resource type.
+struct NodeWriter<'a> {
+    manifest: &'a Manifest,
+    tests: &'a TestsByNode<'a>,
+    created_at: f64,
+}
+
+impl NodeWriter<'_> {
+    fn write(&self, out: &mut Vec<u8>, node: &Node, run: Option<&NodeRunInfo>, configs: &mut ConfigCache) -> serde_json::Result<()> {
+        let manifest = self.manifest;
+        let rt = node.resource_type;
+        let cfg = configs.get(rt, &node.config)?;
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let mut o = ObjWriter::open(out);
+        o.put("database", &non_empty(&node.database))?;
+        o.put("schema", &node.schema)?;
+        o.put("name", &node.name)?;
+        o.put("resource_type", rt.as_str())?;
+        o.put("package_name", &node.package_name)?;
+        o.put("path", &node.path)?;
+        o.put("original_file_path", &node.original_file_path)?;
+        o.put("unique_id", &node.unique_id)?;
+        o.put("fqn", &node.fqn)?;
+        o.put("alias", &node.alias)?;
+        if node.checksum.is_empty() {
+            o.put("checksum", &json!({"name": "none", "checksum": ""}))?;
+        } else {
+            o.put_with("checksum", |out| {
+                let mut c = ObjWriter::open(out);
+                c.put("name", "sha256")?;
+                c.put("checksum", &node.checksum)?;
+                c.close();
+                Ok(())
+            })?;
         }
-        put("depends_on", json!({"macros": node.depends_on.macros}));
-        return Value::Object(o);
-    }
-
-    put("raw_code", json!(node.raw_code));
-    put("doc_blocks", json!([]));
-    put("language", json!(if node.language.is_empty() { "sql" } else { node.language.as_str() }));
-    put("refs", refs_json(&node.refs));
-    put("sources", sources_json(&node.sources));
-    put("metrics", json!([]));
-    put("functions", json!([]));
-    put("depends_on", depends_on_json(&node.depends_on));
-    put("compiled_path", opt_str(run.and_then(|r| r.compiled_path.as_deref())));
-    if let Some(code) = run.and_then(|r| r.compiled_code.as_deref()) {
-        put("compiled", json!(true));
-        put("compiled_code", json!(code));
-        put("extra_ctes_injected", json!(true));
-        let ctes: Vec<Value> = run
-            .map(|r| r.extra_ctes.iter().map(|(id, sql)| json!({"id": id, "sql": sql})).collect())
-            .unwrap_or_default();
-        put("extra_ctes", Value::Array(ctes));
-    }
-    let enforced = config.get("contract").and_then(|c| c.get("enforced")).and_then(Value::as_bool).unwrap_or(false);
-    let alias_types = config.get("contract").and_then(|c| c.get("alias_types")).and_then(Value::as_bool).unwrap_or(true);
-    put("contract", json!({"enforced": enforced, "alias_types": alias_types, "checksum": null}));
-
-    match rt {
-        ResourceType::Model => {
-            let access = node
-                .access
-                .clone()
-                .or_else(|| config.get("access").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| "protected".into());
-            put("access", json!(access));
-            put("constraints", json!([]));
-            put("version", version_json(node.version.as_deref()));
-            put("latest_version", version_json(node.latest_version.as_deref()));
-            put("deprecation_date", Value::Null);
-            put("primary_key", json!(infer_primary_key(&node.unique_id, tests)));
-            put("time_spine", Value::Null);
-        }
-        ResourceType::Operation => put("index", hook_index(&node.name)),
-        ResourceType::Test if is_generic_test => {
-            put("column_name", opt_str(node.column_name.as_deref()));
-            let attached = node.attached_node.as_deref();
-            let (file_key, attached_json) = match attached {
-                Some(id) if id.starts_with("source.") => {
-                    let key = manifest.sources.get(id).map(|s| format!("sources.{}", s.source_name));
-                    (key, Value::Null)
-                }
-                Some(id) => {
-                    let key = manifest.nodes.get(id).map(|n| {
-                        let yaml_key = match n.resource_type {
-                            ResourceType::Seed => "seeds",
-                            ResourceType::Snapshot => "snapshots",
-                            ResourceType::Analysis => "analyses",
-                            _ => "models",
-                        };
-                        format!("{yaml_key}.{}", n.name)
-                    });
-                    (key, json!(id))
-                }
-                None => (None, Value::Null),
-            };
-            put("file_key_name", opt_str(file_key.as_deref()));
-            put("attached_node", attached_json);
-            if let Some(md) = &node.test_metadata {
-                put(
-                    "test_metadata",
-                    json!({"name": md.name, "kwargs": md.kwargs, "namespace": md.namespace}),
-                );
+        o.put_with("config", |out| {
+            out.extend_from_slice(&cfg.bytes);
+            Ok(())
+        })?;
+        o.put("tags", &node.tags)?;
+        o.put("description", &node.description)?;
+        o.put("columns", &columns_json(node.columns.iter()))?;
+        o.put("meta", &node.meta)?;
+        o.put("group", &node.group)?;
+        o.put_with("docs", |out| {
+            let mut d = ObjWriter::open(out);
+            for (k, v) in &cfg.docs {
+                if k == "show" { d.put(k, &node.docs_show)? } else { d.put(k, v)? }
             }
+            d.close();
+            Ok(())
+        })?;
+        o.put("patch_path", &patch_path_json(&node.package_name, node.patch_path.as_deref()))?;
+        o.put("build_path", &run.and_then(|r| r.build_path.as_deref()))?;
+        o.put("unrendered_config", &node.unrendered_config)?;
+        o.put("created_at", &json!(self.created_at))?;
+        o.put("relation_name", &node.relation_name(manifest.quoting))?;
+
+        if rt == ResourceType::Seed {
+            o.put("raw_code", "")?;
+            o.put("doc_blocks", &NO_ITEMS)?;
+            let root = node
+                .file
+                .to_string_lossy()
+                .strip_suffix(node.original_file_path.as_str())
+                .map(|r| r.trim_end_matches(['/', '\\']).to_string());
+            if let Some(root) = root.filter(|r| !r.is_empty()) {
+                o.put("root_path", &root)?;
+            }
+            o.put_with("depends_on", |out| {
+                let mut d = ObjWriter::open(out);
+                d.put("macros", &node.depends_on.macros)?;
+                d.close();
+                Ok(())
+            })?;
+            o.close();
+            return Ok(());
         }
-        _ => {}
+
+        o.put("raw_code", &node.raw_code)?;
+        o.put("doc_blocks", &NO_ITEMS)?;
+        o.put("language", if node.language.is_empty() { "sql" } else { node.language.as_str() })?;
+        o.put("refs", &refs_json(&node.refs))?;
+        o.put("sources", &node.sources.iter().map(|(s, t)| [s, t]).collect::<Vec<_>>())?;
+        o.put("metrics", &NO_ITEMS)?;
+        o.put("functions", &NO_ITEMS)?;
+        o.put_with("depends_on", |out| {
+            let mut d = ObjWriter::open(out);
+            d.put("macros", &node.depends_on.macros)?;
+            d.put("nodes", &node.depends_on.nodes)?;
+            d.close();
+            Ok(())
+        })?;
+        o.put("compiled_path", &run.and_then(|r| r.compiled_path.as_deref()))?;
+        if let Some(code) = run.and_then(|r| r.compiled_code.as_deref()) {
+            o.put("compiled", &true)?;
+            o.put("compiled_code", code)?;
+            o.put("extra_ctes_injected", &true)?;
+            let ctes: Vec<Value> = run
+                .map(|r| r.extra_ctes.iter().map(|(id, sql)| json!({"id": id, "sql": sql})).collect())
+                .unwrap_or_default();
+            o.put("extra_ctes", &ctes)?;
+        }
+        o.put("contract", &json!({"enforced": cfg.enforced, "alias_types": cfg.alias_types, "checksum": null}))?;
+
+        match rt {
+            ResourceType::Model => {
+                let access = node.access.as_deref().or(cfg.access.as_deref()).unwrap_or("protected");
+                o.put("access", access)?;
+                o.put("constraints", &NO_ITEMS)?;
+                o.put("version", &version_json(node.version.as_deref()))?;
+                o.put("latest_version", &version_json(node.latest_version.as_deref()))?;
+                o.put("deprecation_date", &())?;
+                o.put("primary_key", &infer_primary_key(&node.unique_id, self.tests))?;
+                o.put("time_spine", &())?;
+            }
+            ResourceType::Operation => o.put("index", &hook_index(&node.name))?,
+            ResourceType::Test if node.test_metadata.is_some() => {
+                o.put("column_name", &node.column_name)?;
+                let (file_key, attached) = match node.attached_node.as_deref() {
+                    Some(id) if id.starts_with("source.") => {
+                        (manifest.sources.get(id).map(|s| format!("sources.{}", s.source_name)), None)
+                    }
+                    Some(id) => {
+                        let key = manifest.nodes.get(id).map(|n| {
+                            let yaml_key = match n.resource_type {
+                                ResourceType::Seed => "seeds",
+                                ResourceType::Snapshot => "snapshots",
+                                ResourceType::Analysis => "analyses",
+                                _ => "models",
+                            };
+                            format!("{yaml_key}.{}", n.name)
+                        });
+                        (key, Some(id))
+                    }
+                    None => (None, None),
+                };
+                o.put("file_key_name", &file_key)?;
+                o.put("attached_node", &attached)?;
+                if let Some(md) = &node.test_metadata {
+                    o.put_with("test_metadata", |out| {
+                        let mut t = ObjWriter::open(out);
+                        t.put("name", &md.name)?;
+                        t.put("kwargs", &md.kwargs)?;
+                        t.put("namespace", &md.namespace)?;
+                        t.close();
+                        Ok(())
+                    })?;
+                }
+            }
+            _ => {}
+        }
+        o.close();
+        Ok(())
     }
-    Value::Object(o)
 }
 
 /// dbt's freshness shape: `{warn_after: {count, period}, error_after: {...}, filter}`.

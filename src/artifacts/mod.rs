@@ -17,7 +17,7 @@ mod run_results;
 #[cfg(test)]
 mod tests;
 
-pub use manifest::{NodeRunInfo, manifest_json, manifest_json_with, node_json, write_manifest_atomic};
+pub use manifest::{NodeRunInfo, manifest_json, manifest_json_with, write_manifest_atomic};
 pub use run_results::run_results_json;
 
 /// The dbt-core version rdbt reports in artifacts (`metadata.dbt_version`).

@@ -37,12 +37,7 @@ impl Invocation {
         let root = config.root.root.clone();
         let config = Arc::new(config);
         let output = Arc::new(Output::new(format, Some(root.clone())));
-        let timings = std::env::var_os("RDBT_TIMINGS").is_some();
-        let phase = |name: &str, t: Instant| {
-            if timings {
-                eprintln!("timing: {name} {:.3}s", t.elapsed().as_secs_f64());
-            }
-        };
+        let phase = crate::timing::phase;
         phase("config", t0);
         let t = Instant::now();
         let parsed = crate::parser::parse(&config).map_err(|d| (d, Some(root.clone())))?;
@@ -119,8 +114,6 @@ impl Invocation {
         if let Err(e) = crate::artifacts::write_manifest_atomic(&path, &self.manifest, &meta, runs, &selectors) {
             self.output.warn(&format!("could not write {}: {e}", path.display()));
         }
-        if std::env::var_os("RDBT_TIMINGS").is_some() {
-            eprintln!("timing: manifest.json {:.3}s", t.elapsed().as_secs_f64());
-        }
+        crate::timing::phase("manifest.json", t);
     }
 }

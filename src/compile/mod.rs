@@ -50,7 +50,7 @@ impl ManifestResolver {
 
     pub fn find(&self, from_package: &str, call: &RefCall) -> Option<&Node> {
         let ids = self.by_name.get(&call.name)?;
-        let nodes: Vec<&Node> = ids.iter().filter_map(|i| self.manifest.nodes.get(i)).filter(|n| call.version.is_none() || n.version == call.version).collect();
+        let nodes: Vec<&Node> = ids.iter().filter_map(|i| self.manifest.nodes.get(i).map(|n| &**n)).filter(|n| call.version.is_none() || n.version == call.version).collect();
         let pick = |p: &str| nodes.iter().copied().find(|n| n.package_name == p);
         match &call.package {
             Some(p) => pick(p),

@@ -77,7 +77,7 @@ pub(crate) fn generic_test(id: &str, test_name: &str, deps: &[&str]) -> Node {
 pub(crate) fn manifest(nodes: Vec<Node>) -> Manifest {
     let mut m = Manifest { project_name: "p".into(), ..Manifest::default() };
     for n in nodes {
-        m.nodes.insert(n.unique_id.clone(), n);
+        m.nodes.insert(n.unique_id.clone(), Box::new(n));
     }
     m
 }

@@ -443,7 +443,7 @@ pub struct Manifest {
     pub project_name: String,
     /// The project's `quoting:` policy for relation names.
     pub quoting: QuotePolicy,
-    pub nodes: BTreeMap<String, Node>,
+    pub nodes: BTreeMap<String, Box<Node>>,
     pub sources: BTreeMap<String, SourceDefinition>,
     pub macros: BTreeMap<String, Macro>,
     pub docs: BTreeMap<String, Documentation>,

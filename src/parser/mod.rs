@@ -3,7 +3,7 @@
 //! patch nodes and declare sources, tests, exposures and groups. Every
 //! problem is collected, not only the first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,6 +75,7 @@ pub fn file_checksum(text: &str) -> String {
 
 /// Parses the root project and its installed packages.
 pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
+    let t = std::time::Instant::now();
     let mut diags = Diagnostics::default();
     let mut files: Vec<SourceFile> = Vec::new();
     for project in config.all_projects() {
@@ -82,6 +83,8 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
         files.extend(f);
         diags.0.extend(d);
     }
+    crate::timing::phase("parse: read files", t);
+    let t = std::time::Instant::now();
     let mut manifest = Manifest { project_name: config.root.name.clone(), quoting: config.quote_policy(), ..Default::default() };
 
     // 1. Macros (built-in, then every package's) and docs blocks.
@@ -104,15 +107,21 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let env = Arc::new(env);
     let globals = Arc::new(Globals::new(config.clone(), String::new(), "parse"));
 
+    crate::timing::phase("parse: macros", t);
+    let t = std::time::Instant::now();
     // 2. Properties YAML.
     let props = properties::collect(&files, &mut diags);
+    crate::timing::phase("parse: properties", t);
+    let t = std::time::Instant::now();
 
     // 3. Models, seeds, singular tests, analyses.
     let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags, source_tests: Default::default(), node_tests: Default::default() };
     // Parse-rendering is independent per file: spread it over the cores.
     let sql_files: Vec<&SourceFile> =
         files.iter().filter(|f| matches!(f.kind, FileKind::Model | FileKind::Analysis | FileKind::SingularTest)).collect();
-    let mut rendered = parallel_map(&sql_files, |f| parse_render(&env, &globals, f)).into_iter();
+    let mut rendered = parallel_map(&sql_files, 64, |f| parse_render(&env, &globals, f)).into_iter();
+    crate::timing::phase("parse: render", t);
+    let t = std::time::Instant::now();
     for f in &files {
         let kind = match f.kind {
             FileKind::Model => ResourceType::Model,
@@ -135,16 +144,21 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
         p.snapshot_file(f);
     }
     p.yaml_snapshots();
+    crate::timing::phase("parse: nodes", t);
+    let t = std::time::Instant::now();
     // 4. Sources, ingest loads, generic tests, exposures, groups from YAML.
     p.sources();
     p.ingests();
     p.ml_nodes();
     p.generic_tests();
+    crate::timing::phase("parse: generic tests", t);
+    let t = std::time::Instant::now();
     p.exposures_and_groups();
     p.patch_macros();
     p.check_unpatched();
     let warnings = p.resolve_dependencies();
     render_descriptions(&mut manifest, &mut diags);
+    crate::timing::phase("parse: dependencies", t);
 
     if diags.has_errors() {
         return Err(diags);
@@ -182,16 +196,19 @@ fn parse_render(env: &Arc<JinjaEnv>, globals: &Arc<Globals>, f: &SourceFile) -> 
     Ok(ctx.recorded())
 }
 
-/// `f` over `items` on all cores, results in input order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` over `items` on all cores, results in input order; on this thread
+/// alone when there are fewer than `min_items` (too little work to be worth
+/// a thread).
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], min_items: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
-    if threads <= 1 || items.len() < 64 {
+    if threads <= 1 || items.len() < min_items.max(2) {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        // A panicking worker is a bug; re-raise it rather than lose its items.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
 }
 
@@ -289,6 +306,23 @@ fn add_docs(manifest: &mut Manifest, f: &SourceFile, diags: &mut Diagnostics) {
     }
 }
 
+/// A generic test as [`NodeParser::prepare_generic_test`] built it: its
+/// problems, and its node unless a problem prevents one.
+struct PreparedTest {
+    diags: Vec<Diagnostic>,
+    test: Option<PreparedTestNode>,
+}
+
+struct PreparedTestNode {
+    node: Node,
+    /// The resolved config, for `finish_node`.
+    cfg: Map<String, Value>,
+    /// The tested model, seed or snapshot; `None` for a source table.
+    tested: Option<RefCall>,
+    /// The column's and the entry's tags.
+    tags: Vec<String>,
+}
+
 struct NodeParser<'a> {
     config: &'a Arc<Config>,
     env: &'a Arc<JinjaEnv>,
@@ -353,22 +387,27 @@ impl NodeParser<'_> {
     /// Config values written in YAML may hold Jinja (`enabled: "{{
     /// target.type == 'duckdb' }}"`); dbt renders them at parse time.
     fn rendered_config(&mut self, package: &str, cfg: &Map<String, Value>, file: &Path, span: Span) -> Map<String, Value> {
-        let value = Value::Object(cfg.clone());
-        if !jinja::yaml_has_jinja(&value) {
-            return cfg.clone();
+        let (cfg, diag) = self.try_rendered_config(package, cfg, file, span);
+        self.diags.0.extend(diag);
+        cfg
+    }
+
+    /// [`Self::rendered_config`], with a rendering error returned beside the
+    /// config as written.
+    fn try_rendered_config(&self, package: &str, cfg: &Map<String, Value>, file: &Path, span: Span) -> (Map<String, Value>, Option<Diagnostic>) {
+        if !cfg.values().any(jinja::yaml_has_jinja) {
+            return (cfg.clone(), None);
         }
+        let value = Value::Object(cfg.clone());
         let ctx = self.parse_ctx(package);
         let env = self.env;
         let rendered = jinja::render_yaml_strings(&value, &mut |text| {
             env.render("config", text, &ctx).map_err(|e| Diagnostic::error("jinja", format!("in a YAML config value: {}", jinja::describe_error(&e))).at(file, span))
         });
         match rendered {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => cfg.clone(),
-            Err(d) => {
-                self.diags.push(d);
-                cfg.clone()
-            }
+            Ok(Value::Object(m)) => (m, None),
+            Ok(_) => (cfg.clone(), None),
+            Err(d) => (cfg.clone(), Some(d)),
         }
     }
 
@@ -454,7 +493,7 @@ impl NodeParser<'_> {
             );
             return;
         }
-        self.manifest.nodes.insert(node.unique_id.clone(), node);
+        self.manifest.nodes.insert(node.unique_id.clone(), Box::new(node));
     }
 
     /// database / schema / alias through generate_*_name (project overrides
@@ -629,7 +668,7 @@ impl NodeParser<'_> {
                     Ok((_, warnings)) => self.diags.0.extend(warnings),
                     Err(e) => self.diags.push(e),
                 }
-                self.manifest.nodes.insert(uid, node);
+                self.manifest.nodes.insert(uid, Box::new(node));
             } else {
                 self.manifest.disabled.entry(uid).or_default().push(node);
             }
@@ -678,108 +717,127 @@ impl NodeParser<'_> {
         }
     }
 
+    /// A generic test's node, built from its YAML entry and what is parsed
+    /// already (the project's config, macros, YAML properties); nothing is
+    /// added to the manifest. At 15,000 tests this is most of their parsing,
+    /// so it runs on every core.
+    fn prepare_generic_test(&self, t: &properties::TestDecl) -> PreparedTest {
+        let mut diags = Vec::new();
+        let entry = match test_names::parse_test_entry(&t.entry) {
+            Ok(e) => e,
+            Err(msg) => return PreparedTest { diags: vec![Diagnostic::error("test-entry", msg).at(&t.file, t.span)], test: None },
+        };
+        let target = match &t.target {
+            properties::TestOn::Node { name, version } => test_names::TestTarget::Node { name, version: version.as_deref() },
+            properties::TestOn::Source { source, table } => test_names::TestTarget::Source { source, table },
+        };
+        let named = test_names::generic_test_name(&entry, target, t.column.as_deref());
+        let fqn = fqn(&t.package, &t.resource_path, &named.name);
+        let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
+        let unrendered = unrendered_config(&[&cfg, &named.config]);
+        let (test_cfg, diag) = self.try_rendered_config(&t.package, &named.config, &t.file, t.span);
+        diags.extend(diag);
+        crate::config::tree::merge(&mut cfg, &test_cfg);
+        cfg.entry("materialized").or_insert(Value::from("test"));
+        cfg.entry("severity").or_insert(Value::from("ERROR"));
+        cfg.entry("schema").or_insert(Value::from(TEST_AUDIT_SCHEMA));
+        let ctx = self.parse_ctx(&t.package);
+        // Record refs/sources the arguments use (`to: ref('customers')`).
+        // `model` and `column_name` are known already; other arguments
+        // may call ref()/source().
+        for (_, v) in named.kwargs.iter().filter(|(k, _)| *k != "model" && *k != "column_name") {
+            if let Err(e) = record_arg_refs(self.env, &ctx, v) {
+                diags.push(Diagnostic::error("jinja", format!("in test arguments: {}", jinja::describe_error(&e))).at(&t.file, t.span));
+            }
+        }
+        let rec = ctx.recorded();
+        let mut node = Node {
+            unique_id: named.unique_id(&t.package),
+            resource_type: ResourceType::Test,
+            package_name: t.package.clone(),
+            name: named.name.clone(),
+            path: named.path.clone(),
+            original_file_path: t.original_file_path.clone(),
+            file: t.file.clone(),
+            span: Some(t.span),
+            fqn,
+            raw_code: named.raw_code.clone(),
+            checksum: String::new(), // dbt: {"name": "none", "checksum": ""}
+            description: named.description.clone(),
+            column_name: t.column.clone(),
+            refs: rec.refs,
+            sources: rec.sources,
+            unrendered_config: unrendered,
+            ..Node::default()
+        };
+        let tested = match &t.target {
+            properties::TestOn::Node { name, version } => {
+                // dbt lists refs from the arguments (`to: ref(..)`) first.
+                let call = RefCall { name: name.clone(), package: None, version: version.clone() };
+                if !node.refs.contains(&call) {
+                    node.refs.push(call.clone());
+                }
+                Some(call)
+            }
+            properties::TestOn::Source { source, table } => {
+                let pair = (source.clone(), table.clone());
+                if !node.sources.contains(&pair) {
+                    node.sources.insert(0, pair);
+                }
+                None
+            }
+        };
+        let macro_uid = match &entry.namespace {
+            Some(ns) => format!("macro.{ns}.test_{}", entry.test_name),
+            None => self
+                .env
+                .macros
+                .resolve(&t.package, &format!("test_{}", entry.test_name))
+                .map(|d| d.unique_id.clone())
+                .unwrap_or_else(|| format!("macro.dbt.test_{}", entry.test_name)),
+        };
+        if !self.manifest.macros.contains_key(&macro_uid) {
+            diags.push(
+                Diagnostic::error("unknown-test", format!("unknown generic test '{}'", entry.namespace.as_ref().map(|n| format!("{n}.{}", entry.test_name)).unwrap_or(entry.test_name.clone())))
+                    .at(&t.file, t.span)
+                    .note("define it with {% test name(model, column_name) %} in macros/ or tests/generic/, or install the package that provides it"),
+            );
+            return PreparedTest { diags, test: None };
+        }
+        node.depends_on.macros = vec![macro_uid];
+        node.depends_on.macros.extend(rec.macros);
+        node.depends_on.macros.dedup();
+        let entry_tags = crate::manifest::string_or_list(named.config.get("tags"));
+        node.test_metadata = Some(TestMetadata { name: entry.test_name, namespace: entry.namespace, kwargs: named.kwargs });
+        // dbt: the column's tags and the entry's own `tags`, sorted and
+        // deduplicated, then the other configured tags (dbt_project.yml;
+        // added by `generic_tests`). Not the tags of the tested node.
+        let mut tags: Vec<String> = self.test_column_tags(t).into_iter().chain(entry_tags).collect();
+        tags.sort();
+        tags.dedup();
+        PreparedTest { diags, test: Some(PreparedTestNode { node, cfg, tested, tags }) }
+    }
+
     fn generic_tests(&mut self) {
-        for t in &self.props.tests {
-            let entry = match test_names::parse_test_entry(&t.entry) {
-                Ok(e) => e,
-                Err(msg) => {
-                    self.diags.push(Diagnostic::error("test-entry", msg).at(&t.file, t.span));
-                    continue;
-                }
-            };
-            let target = match &t.target {
-                properties::TestOn::Node { name, version } => test_names::TestTarget::Node { name, version: version.as_deref() },
-                properties::TestOn::Source { source, table } => test_names::TestTarget::Source { source, table },
-            };
-            let named = test_names::generic_test_name(&entry, target, t.column.as_deref());
-            let uid = named.unique_id(&t.package);
-            let fqn = fqn(&t.package, &t.resource_path, &named.name);
-            let mut cfg = self.project_config(&t.package, ResourceType::Test, &fqn);
-            let unrendered = unrendered_config(&[&cfg, &named.config]);
-            let test_cfg = self.rendered_config(&t.package, &named.config, &t.file, t.span);
-            crate::config::tree::merge(&mut cfg, &test_cfg);
-            cfg.entry("materialized").or_insert(Value::from("test"));
-            cfg.entry("severity").or_insert(Value::from("ERROR"));
-            cfg.entry("schema").or_insert(Value::from(TEST_AUDIT_SCHEMA));
-            let ctx = self.parse_ctx(&t.package);
-            // Record refs/sources the arguments use (`to: ref('customers')`).
-            // `model` and `column_name` are known already; other arguments
-            // may call ref()/source().
-            for (_, v) in named.kwargs.iter().filter(|(k, _)| *k != "model" && *k != "column_name") {
-                if let Err(e) = record_arg_refs(self.env, &ctx, v) {
-                    self.diags.push(Diagnostic::error("jinja", format!("in test arguments: {}", jinja::describe_error(&e))).at(&t.file, t.span));
-                }
-            }
-            let rec = ctx.recorded();
-            let f = SourceFile {
-                package: t.package.clone(),
-                kind: FileKind::Properties,
-                path: t.file.clone(),
-                original_file_path: t.original_file_path.clone(),
-                resource_path: t.resource_path.clone(),
-                text: String::new(),
-            };
-            let mut node = self.new_node(&f, ResourceType::Test, &named.name);
-            node.unique_id = uid;
-            node.fqn = fqn;
-            node.path = named.path.clone();
-            node.raw_code = named.raw_code.clone();
-            node.span = Some(t.span);
-            node.checksum = String::new(); // dbt: {"name": "none", "checksum": ""}
-            node.description = named.description.clone();
-            node.column_name = t.column.clone();
-            node.refs = rec.refs;
-            node.sources = rec.sources;
-            match &t.target {
-                properties::TestOn::Node { name, version } => {
-                    // dbt lists refs from the arguments (`to: ref(..)`) first.
-                    let call = RefCall { name: name.clone(), package: None, version: version.clone() };
-                    self.node_tests.insert(node.unique_id.clone(), call.clone());
-                    if !node.refs.contains(&call) {
-                        node.refs.push(call);
-                    }
-                }
-                properties::TestOn::Source { source, table } => {
-                    self.source_tests.insert(node.unique_id.clone());
-                    let pair = (source.clone(), table.clone());
-                    if !node.sources.contains(&pair) {
-                        node.sources.insert(0, pair);
-                    }
-                }
-            }
-            let macro_uid = match &entry.namespace {
-                Some(ns) => format!("macro.{ns}.test_{}", entry.test_name),
-                None => self
-                    .env
-                    .macros
-                    .resolve(&t.package, &format!("test_{}", entry.test_name))
-                    .map(|d| d.unique_id.clone())
-                    .unwrap_or_else(|| format!("macro.dbt.test_{}", entry.test_name)),
-            };
-            if !self.manifest.macros.contains_key(&macro_uid) {
-                self.diags.push(
-                    Diagnostic::error("unknown-test", format!("unknown generic test '{}'", entry.namespace.as_ref().map(|n| format!("{n}.{}", entry.test_name)).unwrap_or(entry.test_name.clone())))
-                        .at(&t.file, t.span)
-                        .note("define it with {% test name(model, column_name) %} in macros/ or tests/generic/, or install the package that provides it"),
-                );
-                continue;
-            }
-            node.depends_on.macros = vec![macro_uid];
-            node.depends_on.macros.extend(rec.macros);
-            node.depends_on.macros.dedup();
-            node.test_metadata = Some(TestMetadata { name: entry.test_name.clone(), namespace: entry.namespace.clone(), kwargs: named.kwargs.clone() });
-            node.unrendered_config = unrendered;
-            let entry_tags = crate::manifest::string_or_list(named.config.get("tags"));
-            let column_tags = self.test_column_tags(t);
+        let prepared = {
+            let this = &*self;
+            parallel_map(&self.props.tests, 64, |t| this.prepare_generic_test(t))
+        };
+        for PreparedTest { diags, test } in prepared {
+            self.diags.0.extend(diags);
+            let Some(PreparedTestNode { node, cfg, tested, tags }) = test else { continue };
             let uid = node.unique_id.clone();
+            match tested {
+                Some(call) => {
+                    self.node_tests.insert(uid.clone(), call);
+                }
+                None => {
+                    self.source_tests.insert(uid.clone());
+                }
+            }
             self.finish_node(node, cfg, None);
-            // dbt: the column's tags and the entry's own `tags`, sorted and
-            // deduplicated, then the other configured tags (dbt_project.yml).
-            // Not the tags of the tested node.
             let set_tags = |n: &mut Node| {
-                let mut tags: Vec<String> = column_tags.iter().chain(entry_tags.iter()).cloned().collect();
-                tags.sort();
-                tags.dedup();
+                let mut tags = tags;
                 for tag in n.config.tags() {
                     if !tags.contains(&tag) {
                         tags.push(tag);
@@ -901,43 +959,41 @@ impl NodeParser<'_> {
                 by_name.entry(n.name.as_str()).or_default().push(n);
             }
         }
-        let mut resolved: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut errors = Vec::new();
         let source_ids: HashMap<(&str, &str), &str> =
             self.manifest.sources.values().map(|s| ((s.source_name.as_str(), s.name.as_str()), s.unique_id.as_str())).collect();
-        let nodes_and_exposures = self
-            .manifest
-            .nodes
-            .values()
-            .map(|n| (&n.unique_id, &n.package_name, &n.refs, &n.sources, n.file.clone(), n.span, n.resource_type))
-            .chain(self.manifest.exposures.values().map(|e| {
-                (&e.unique_id, &e.package_name, &e.refs, &e.sources, self.props.exposure_file(&e.name), None, ResourceType::Exposure)
-            }));
+        let root = self.config.root.name.as_str();
+        let diags = &mut *self.diags;
         // A test whose target does not exist is disabled with a warning, as
         // dbt does (a YAML entry may describe a model that was removed).
         let mut disabled_tests: Vec<String> = Vec::new();
-        for (uid, pkg, refs, sources, file, span, rtype) in nodes_and_exposures {
-            let mut deps = Vec::new();
+        let mut resolve = |uid: &str, pkg: &str, refs: &[RefCall], sources: &[(String, String)], file: &Path, span: Option<Span>, rtype: ResourceType| {
+            let mut deps: Vec<String> = Vec::new();
+            let add = |deps: &mut Vec<String>, id: String| {
+                if !deps.contains(&id) {
+                    deps.push(id);
+                }
+            };
             for r in refs {
-                match resolve_ref(&by_name, pkg, &self.config.root.name, r) {
-                    Some(target) => deps.push(target),
+                match resolve_ref(&by_name, pkg, root, r) {
+                    Some(target) => add(&mut deps, target),
                     None if rtype == ResourceType::Test => {
-                        disabled_tests.push(uid.clone());
-                        self.diags.push(
+                        disabled_tests.push(uid.to_string());
+                        diags.push(
                             Diagnostic::warning(
                                 "test-target-missing",
                                 format!("Test '{uid}' depends on a node named '{}' which was not found; the test is disabled", r.name),
                             )
-                            .in_file(&file)
+                            .in_file(file)
                             .with_span(span),
                         );
                     }
                     None => {
-                        let text = std::fs::read_to_string(&file).unwrap_or_default();
+                        let text = std::fs::read_to_string(file).unwrap_or_default();
                         let span = span.or_else(|| Span::find(&text, &format!("'{}'", r.name), 0)).or_else(|| Span::find(&text, &format!("\"{}\"", r.name), 0));
                         errors.push(
                             Diagnostic::error("unknown-ref", format!("'{uid}' depends on a node named '{}' which was not found", r.name))
-                                .in_file(&file)
+                                .in_file(file)
                                 .with_span(span),
                         );
                     }
@@ -945,59 +1001,68 @@ impl NodeParser<'_> {
             }
             for (s, t) in sources {
                 match source_ids.get(&(s.as_str(), t.as_str())) {
-                    Some(id) => deps.push(id.to_string()),
+                    Some(id) => add(&mut deps, id.to_string()),
                     None if rtype == ResourceType::Test => {
-                        disabled_tests.push(uid.clone());
-                        self.diags.push(
+                        disabled_tests.push(uid.to_string());
+                        diags.push(
                             Diagnostic::warning(
                                 "test-target-missing",
                                 format!("Test '{uid}' depends on a source named '{s}.{t}' which was not found; the test is disabled"),
                             )
-                            .in_file(&file)
+                            .in_file(file)
                             .with_span(span),
                         );
                     }
                     None => {
-                        let text = std::fs::read_to_string(&file).unwrap_or_default();
+                        let text = std::fs::read_to_string(file).unwrap_or_default();
                         let span = span.or_else(|| Span::find(&text, &format!("'{t}'"), 0));
                         errors.push(
                             Diagnostic::error("unknown-source", format!("'{uid}' depends on a source named '{s}.{t}' which was not found"))
-                                .in_file(&file)
+                                .in_file(file)
                                 .with_span(span),
                         );
                     }
                 }
             }
-            let mut seen = std::collections::HashSet::new();
-            deps.retain(|d| seen.insert(d.clone()));
-            resolved.insert(uid.clone(), deps);
-        }
-        let node_test_targets: HashMap<String, String> = self
-            .node_tests
-            .iter()
-            .filter_map(|(uid, call)| {
-                let pkg = &self.manifest.nodes.get(uid)?.package_name;
-                resolve_ref(&by_name, pkg, &self.config.root.name, call).map(|t| (uid.clone(), t))
+            deps
+        };
+        // Resolved in node order, then written back in the same order: no
+        // lookup by unique_id per node.
+        let resolved: Vec<(Vec<String>, Option<String>)> = self
+            .manifest
+            .nodes
+            .values()
+            .map(|n| {
+                let deps = resolve(&n.unique_id, &n.package_name, &n.refs, &n.sources, &n.file, n.span, n.resource_type);
+                // The tested resource of a generic test: generic_tests puts it
+                // first in `sources` (a test declared on a source table) or
+                // in `refs`.
+                let attached = if n.resource_type != ResourceType::Test || n.test_metadata.is_none() {
+                    None
+                } else if self.source_tests.contains(&n.unique_id) {
+                    n.sources.first().and_then(|(s, t)| source_ids.get(&(s.as_str(), t.as_str()))).map(|id| id.to_string())
+                } else {
+                    self.node_tests.get(&n.unique_id).and_then(|call| resolve_ref(&by_name, &n.package_name, root, call))
+                };
+                (deps, attached)
             })
             .collect();
-        for (uid, deps) in resolved {
-            if let Some(n) = self.manifest.nodes.get_mut(&uid) {
-                if n.resource_type == ResourceType::Test && n.test_metadata.is_some() {
-                    // The tested resource: generic_tests puts it first in `sources`
-                    // (a test declared on a source table) or in `refs`.
-                    let target = if self.source_tests.contains(&uid) {
-                        n.sources.first().and_then(|(s, t)| source_ids.get(&(s.as_str(), t.as_str()))).map(|id| id.to_string())
-                    } else {
-                        node_test_targets.get(&uid).cloned()
-                    };
-                    if target.is_some() {
-                        n.attached_node = target;
-                    }
-                }
-                n.depends_on.nodes = deps;
-            } else if let Some(e) = self.manifest.exposures.get_mut(&uid) {
-                e.depends_on.nodes = deps;
+        let exposure_deps: Vec<Vec<String>> = self
+            .manifest
+            .exposures
+            .values()
+            .map(|e| resolve(&e.unique_id, &e.package_name, &e.refs, &e.sources, &self.props.exposure_file(&e.name), None, ResourceType::Exposure))
+            .collect();
+        drop(resolve);
+        drop(by_name);
+        for (n, (deps, attached)) in self.manifest.nodes.values_mut().zip(resolved) {
+            if attached.is_some() {
+                n.attached_node = attached;
             }
+            n.depends_on.nodes = deps;
+        }
+        for (e, deps) in self.manifest.exposures.values_mut().zip(exposure_deps) {
+            e.depends_on.nodes = deps;
         }
         for uid in disabled_tests {
             if let Some(n) = self.manifest.nodes.get_mut(&uid) {

@@ -218,8 +218,11 @@ impl FileCtx<'_> {
 /// Reads every properties file.
 pub fn collect(files: &[SourceFile], diags: &mut Diagnostics) -> Properties {
     let mut props = Properties::default();
-    for f in files.iter().filter(|f| f.kind == FileKind::Properties) {
-        let doc = match yaml::parse(&f.text, &f.path) {
+    let files: Vec<&SourceFile> = files.iter().filter(|f| f.kind == FileKind::Properties).collect();
+    // Parsing the YAML is most of the work, and independent per file.
+    let docs = super::parallel_map(&files, 2, |f| yaml::parse(&f.text, &f.path));
+    for (f, doc) in files.into_iter().zip(docs) {
+        let doc = match doc {
             Ok(Value::Object(m)) => m,
             Ok(Value::Null) => continue,
             Ok(_) => {
