@@ -9,12 +9,14 @@ fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("RDBT_TIMINGS").is_some())
 }
 
-/// Prints `timing: <name> <seconds>s rss <MB> MB` when timings are on.
-pub fn phase(name: &str, since: Instant) {
+/// Prints `timing: <name> <seconds>s rss <MB> MB` when timings are on, and
+/// returns now: the start of the next phase.
+pub fn phase(name: &str, since: Instant) -> Instant {
     if enabled() {
         let rss = resident_mb().map(|mb| format!(" rss {mb} MB")).unwrap_or_default();
         eprintln!("timing: {name} {:.3}s{rss}", since.elapsed().as_secs_f64());
     }
+    Instant::now()
 }
 
 /// The process's resident set in MB (Linux only).

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ArtifactMeta, MANIFEST_SCHEMA_VERSION, epoch_seconds, iso_timestamp, timestamp};
 use crate::manifest::{
-    ColumnInfo, DependsOn, Documentation, Exposure, Group, Macro, Manifest, Node, NodeConfig, RefCall, ResourceType,
+    ColumnInfo, Documentation, Exposure, Group, Macro, Manifest, Node, NodeConfig, RefCall, ResourceType,
     SourceDefinition,
 };
 
@@ -166,26 +166,17 @@ fn metadata_json(meta: &ArtifactMeta) -> Value {
 /// and the document's closing brace.
 fn write_after_nodes(out: &mut Vec<u8>, node: &NodeWriter<'_>, selectors: &Map<String, Value>) -> serde_json::Result<()> {
     let (manifest, created_at) = (node.manifest, node.created_at);
-    let map = |out: &mut Vec<u8>, entries: &mut dyn Iterator<Item = (&String, Value)>| -> serde_json::Result<()> {
-        let mut o = ObjWriter::open(out);
-        for (id, v) in entries {
-            o.put(id, &v)?;
-        }
-        o.close();
-        Ok(())
-    };
     let mut o = ObjWriter::continuing(out);
-    o.put_with("sources", |out| map(out, &mut manifest.sources.iter().map(|(id, s)| (id, source_json(s, created_at)))))?;
-    o.put_with("macros", |out| map(out, &mut manifest.macros.iter().map(|(id, m)| (id, macro_json(m, created_at)))))?;
-    o.put_with("docs", |out| map(out, &mut manifest.docs.iter().map(|(id, d)| (id, doc_json(d)))))?;
-    o.put_with("exposures", |out| map(out, &mut manifest.exposures.iter().map(|(id, e)| (id, exposure_json(e, created_at)))))?;
+    o.put_object("sources", |o| o.put_all(manifest.sources.iter().map(|(id, s)| (id, source_json(s, created_at)))))?;
+    o.put_object("macros", |o| o.put_all(manifest.macros.iter().map(|(id, m)| (id, macro_json(m, created_at)))))?;
+    o.put_object("docs", |o| o.put_all(manifest.docs.iter().map(|(id, d)| (id, doc_json(d)))))?;
+    o.put_object("exposures", |o| o.put_all(manifest.exposures.iter().map(|(id, e)| (id, exposure_json(e, created_at)))))?;
     o.put("metrics", &json!({}))?;
-    o.put_with("groups", |out| map(out, &mut manifest.groups.iter().map(|(id, g)| (id, group_json(g)))))?;
+    o.put_object("groups", |o| o.put_all(manifest.groups.iter().map(|(id, g)| (id, group_json(g)))))?;
     o.put("selectors", selectors)?;
-    o.put_with("disabled", |out| {
+    o.put_object("disabled", |d| {
         let mut configs = ConfigCache::default();
-        let mut d = ObjWriter::open(out);
-        for (id, list) in &manifest.disabled {
+        manifest.disabled.iter().try_for_each(|(id, list)| {
             d.put_with(id, |out| {
                 out.push(b'[');
                 for (i, n) in list.iter().enumerate() {
@@ -196,10 +187,8 @@ fn write_after_nodes(out: &mut Vec<u8>, node: &NodeWriter<'_>, selectors: &Map<S
                 }
                 out.push(b']');
                 Ok(())
-            })?;
-        }
-        d.close();
-        Ok(())
+            })
+        })
     })?;
     let (parents, children) = manifest.parent_and_child_maps();
     o.put("parent_map", &parents)?;
@@ -257,6 +246,21 @@ impl<'a> ObjWriter<'a> {
         serde_json::to_writer(&mut *self.out, v)
     }
 
+    /// A member per `(key, value)`.
+    fn put_all<'k>(&mut self, members: impl IntoIterator<Item = (&'k String, Value)>) -> serde_json::Result<()> {
+        members.into_iter().try_for_each(|(k, v)| self.put(k, &v))
+    }
+
+    /// A member whose value is an object with the members `write` puts.
+    fn put_object(&mut self, k: &str, write: impl FnOnce(&mut ObjWriter<'_>) -> serde_json::Result<()>) -> serde_json::Result<()> {
+        self.put_with(k, |out| {
+            let mut o = ObjWriter::open(out);
+            write(&mut o)?;
+            o.close();
+            Ok(())
+        })
+    }
+
     /// A member whose value `write` writes.
     fn put_with(&mut self, k: &str, write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>) -> serde_json::Result<()> {
         self.key(k)?;
@@ -298,14 +302,6 @@ fn refs_json(refs: &[RefCall]) -> Value {
             })
             .collect(),
     )
-}
-
-fn sources_json(sources: &[(String, String)]) -> Value {
-    Value::Array(sources.iter().map(|(s, t)| json!([s, t])).collect())
-}
-
-fn depends_on_json(d: &DependsOn) -> Value {
-    json!({"macros": d.macros, "nodes": d.nodes})
 }
 
 fn column_json(c: &ColumnInfo) -> Value {
@@ -647,9 +643,8 @@ impl NodeWriter<'_> {
         let manifest = self.manifest;
         let rt = node.resource_type;
         let cfg = configs.get(rt, &node.config)?;
-        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let mut o = ObjWriter::open(out);
-        o.put("database", &non_empty(&node.database))?;
+        o.put("database", &(!node.database.is_empty()).then_some(node.database.as_str()))?;
         o.put("schema", &node.schema)?;
         o.put("name", &node.name)?;
         o.put("resource_type", rt.as_str())?;
@@ -659,17 +654,11 @@ impl NodeWriter<'_> {
         o.put("unique_id", &node.unique_id)?;
         o.put("fqn", &node.fqn)?;
         o.put("alias", &node.alias)?;
-        if node.checksum.is_empty() {
-            o.put("checksum", &json!({"name": "none", "checksum": ""}))?;
-        } else {
-            o.put_with("checksum", |out| {
-                let mut c = ObjWriter::open(out);
-                c.put("name", "sha256")?;
-                c.put("checksum", &node.checksum)?;
-                c.close();
-                Ok(())
-            })?;
-        }
+        // dbt: {"name": "none", "checksum": ""} for a node without a file of its own.
+        o.put_object("checksum", |c| {
+            c.put("name", if node.checksum.is_empty() { "none" } else { "sha256" })?;
+            c.put("checksum", &node.checksum)
+        })?;
         o.put_with("config", |out| {
             out.extend_from_slice(&cfg.bytes);
             Ok(())
@@ -679,13 +668,8 @@ impl NodeWriter<'_> {
         o.put("columns", &columns_json(node.columns.iter()))?;
         o.put("meta", &node.meta)?;
         o.put("group", &node.group)?;
-        o.put_with("docs", |out| {
-            let mut d = ObjWriter::open(out);
-            for (k, v) in &cfg.docs {
-                if k == "show" { d.put(k, &node.docs_show)? } else { d.put(k, v)? }
-            }
-            d.close();
-            Ok(())
+        o.put_object("docs", |d| {
+            cfg.docs.iter().try_for_each(|(k, v)| if k == "show" { d.put(k, &node.docs_show) } else { d.put(k, v) })
         })?;
         o.put("patch_path", &patch_path_json(&node.package_name, node.patch_path.as_deref()))?;
         o.put("build_path", &run.and_then(|r| r.build_path.as_deref()))?;
@@ -704,12 +688,7 @@ impl NodeWriter<'_> {
             if let Some(root) = root.filter(|r| !r.is_empty()) {
                 o.put("root_path", &root)?;
             }
-            o.put_with("depends_on", |out| {
-                let mut d = ObjWriter::open(out);
-                d.put("macros", &node.depends_on.macros)?;
-                d.close();
-                Ok(())
-            })?;
+            o.put_object("depends_on", |d| d.put("macros", &node.depends_on.macros))?;
             o.close();
             return Ok(());
         }
@@ -718,16 +697,10 @@ impl NodeWriter<'_> {
         o.put("doc_blocks", &NO_ITEMS)?;
         o.put("language", if node.language.is_empty() { "sql" } else { node.language.as_str() })?;
         o.put("refs", &refs_json(&node.refs))?;
-        o.put("sources", &node.sources.iter().map(|(s, t)| [s, t]).collect::<Vec<_>>())?;
+        o.put("sources", &node.sources)?;
         o.put("metrics", &NO_ITEMS)?;
         o.put("functions", &NO_ITEMS)?;
-        o.put_with("depends_on", |out| {
-            let mut d = ObjWriter::open(out);
-            d.put("macros", &node.depends_on.macros)?;
-            d.put("nodes", &node.depends_on.nodes)?;
-            d.close();
-            Ok(())
-        })?;
+        o.put("depends_on", &node.depends_on)?;
         o.put("compiled_path", &run.and_then(|r| r.compiled_path.as_deref()))?;
         if let Some(code) = run.and_then(|r| r.compiled_code.as_deref()) {
             o.put("compiled", &true)?;
@@ -775,13 +748,10 @@ impl NodeWriter<'_> {
                 o.put("file_key_name", &file_key)?;
                 o.put("attached_node", &attached)?;
                 if let Some(md) = &node.test_metadata {
-                    o.put_with("test_metadata", |out| {
-                        let mut t = ObjWriter::open(out);
+                    o.put_object("test_metadata", |t| {
                         t.put("name", &md.name)?;
                         t.put("kwargs", &md.kwargs)?;
-                        t.put("namespace", &md.namespace)?;
-                        t.close();
-                        Ok(())
+                        t.put("namespace", &md.namespace)
                     })?;
                 }
             }
@@ -964,9 +934,9 @@ fn exposure_json(e: &Exposure, created_at: f64) -> Value {
         "config": config,
         "unrendered_config": {},
         "url": e.url,
-        "depends_on": depends_on_json(&e.depends_on),
+        "depends_on": e.depends_on,
         "refs": refs_json(&e.refs),
-        "sources": sources_json(&e.sources),
+        "sources": e.sources,
         "metrics": [],
         "created_at": created_at,
     })

@@ -38,11 +38,9 @@ impl Invocation {
         let config = Arc::new(config);
         let output = Arc::new(Output::new(format, Some(root.clone())));
         let phase = crate::timing::phase;
-        phase("config", t0);
-        let t = Instant::now();
+        let t = phase("config", t0);
         let parsed = crate::parser::parse(&config).map_err(|d| (d, Some(root.clone())))?;
-        phase("parse", t);
-        let t = Instant::now();
+        let t = phase("parse", t);
         for w in &parsed.warnings {
             output.diagnostic(w);
         }

@@ -83,8 +83,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
         files.extend(f);
         diags.0.extend(d);
     }
-    crate::timing::phase("parse: read files", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: read files", t);
     let mut manifest = Manifest { project_name: config.root.name.clone(), quoting: config.quote_policy(), ..Default::default() };
 
     // 1. Macros (built-in, then every package's) and docs blocks.
@@ -107,12 +106,10 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let env = Arc::new(env);
     let globals = Arc::new(Globals::new(config.clone(), String::new(), "parse"));
 
-    crate::timing::phase("parse: macros", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: macros", t);
     // 2. Properties YAML.
     let props = properties::collect(&files, &mut diags);
-    crate::timing::phase("parse: properties", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: properties", t);
 
     // 3. Models, seeds, singular tests, analyses.
     let mut p = NodeParser { config, env: &env, globals: &globals, props: &props, manifest: &mut manifest, diags: &mut diags, source_tests: Default::default(), node_tests: Default::default() };
@@ -120,8 +117,7 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
     let sql_files: Vec<&SourceFile> =
         files.iter().filter(|f| matches!(f.kind, FileKind::Model | FileKind::Analysis | FileKind::SingularTest)).collect();
     let mut rendered = parallel_map(&sql_files, 64, |f| parse_render(&env, &globals, f)).into_iter();
-    crate::timing::phase("parse: render", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: render", t);
     for f in &files {
         let kind = match f.kind {
             FileKind::Model => ResourceType::Model,
@@ -144,15 +140,13 @@ pub fn parse(config: &Arc<Config>) -> Result<Parsed, Diagnostics> {
         p.snapshot_file(f);
     }
     p.yaml_snapshots();
-    crate::timing::phase("parse: nodes", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: nodes", t);
     // 4. Sources, ingest loads, generic tests, exposures, groups from YAML.
     p.sources();
     p.ingests();
     p.ml_nodes();
     p.generic_tests();
-    crate::timing::phase("parse: generic tests", t);
-    let t = std::time::Instant::now();
+    let t = crate::timing::phase("parse: generic tests", t);
     p.exposures_and_groups();
     p.patch_macros();
     p.check_unpatched();
@@ -755,15 +749,15 @@ impl NodeParser<'_> {
             unique_id: named.unique_id(&t.package),
             resource_type: ResourceType::Test,
             package_name: t.package.clone(),
-            name: named.name.clone(),
-            path: named.path.clone(),
+            name: named.name,
+            path: named.path,
             original_file_path: t.original_file_path.clone(),
             file: t.file.clone(),
             span: Some(t.span),
             fqn,
-            raw_code: named.raw_code.clone(),
+            raw_code: named.raw_code,
             checksum: String::new(), // dbt: {"name": "none", "checksum": ""}
-            description: named.description.clone(),
+            description: named.description,
             column_name: t.column.clone(),
             refs: rec.refs,
             sources: rec.sources,
@@ -1053,8 +1047,6 @@ impl NodeParser<'_> {
             .values()
             .map(|e| resolve(&e.unique_id, &e.package_name, &e.refs, &e.sources, &self.props.exposure_file(&e.name), None, ResourceType::Exposure))
             .collect();
-        drop(resolve);
-        drop(by_name);
         for (n, (deps, attached)) in self.manifest.nodes.values_mut().zip(resolved) {
             if attached.is_some() {
                 n.attached_node = attached;
