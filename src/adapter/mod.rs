@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 pub mod duckdb;
+mod duckdb_scan;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 pub mod relation_cache;

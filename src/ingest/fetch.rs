@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::auth::{Auth, snippet};
 use super::http::{Request, Response, Scrubber, Transport, encode_path_value, join_url, with_query};
 use super::incremental::Incremental;
+use super::json::SizeHints;
 use super::paginate::{PageRequest, Paginator};
 use super::spec::{Convert, IngestSpec, JsonPath, Method, ParamSpec, ResourceSpec, ResponseActionKind, RetrySpec, placeholders};
 use super::{CursorState, Page};
@@ -116,6 +117,7 @@ pub fn run<E>(
         incs,
         children,
         stats: spec.resources.iter().map(|r| ResourceStats { resource: r.name.clone(), ..Default::default() }).collect(),
+        json: vec![SizeHints::default(); spec.resources.len()],
     };
     for (i, r) in spec.resources.iter().enumerate() {
         if r.parent().is_none() {
@@ -153,6 +155,8 @@ struct Fetcher<'a> {
     incs: Vec<Option<Incremental<'a>>>,
     children: Vec<Vec<usize>>,
     stats: Vec<ResourceStats>,
+    /// Per resource: its pages' object sizes (see `json::SizeHints`).
+    json: Vec<SizeHints>,
 }
 
 /// Values of the `{incremental.*}` placeholders.
@@ -284,7 +288,7 @@ impl<'a> Fetcher<'a> {
                 let text = self.t.scrub.text(&String::from_utf8_lossy(&resp.body));
                 return Err(req_err(Some(resp.status), format!("HTTP {}: {}", resp.status, snippet(&text))));
             }
-            let mut doc: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+            let mut doc: Value = self.json[ri].parse(&resp.body).map_err(|e| {
                 let text = self.t.scrub.text(&String::from_utf8_lossy(&resp.body));
                 req_err(Some(resp.status), format!("the response is not valid JSON ({e}); it starts with: {}", snippet(&text.chars().take(120).collect::<String>())))
             })?;

@@ -9,7 +9,7 @@
 //! schema and the resource's schema contract and builds the rows column by
 //! column. Each table gathers its rows across pages (up to 4 MB, see
 //! [`Loader::set_flush_bytes`]) and appends them through
-//! [`Connection::append_columns`] (DuckDB's Appender), creating or widening
+//! [`Connection::append_columns`] (a table function scanning the batch), creating or widening
 //! tables (`CREATE TABLE`, `ALTER TABLE … ADD COLUMN`) as the rows need:
 //!
 //! - under `append`, and `merge` (delete-insert) without a merge key,

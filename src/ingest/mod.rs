@@ -20,6 +20,7 @@ mod auth;
 pub mod fetch;
 mod http;
 mod incremental;
+mod json;
 mod paginate;
 mod record;
 pub mod spec;
