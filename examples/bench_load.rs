@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rdbt::adapter::duckdb::DuckDbAdapter;
 use rdbt::ingest::load::Loader;
-use rdbt::ingest::{Page, ResourceLoad, SchemaContract, WriteDisposition};
+use rdbt::ingest::{Page, Records, ResourceLoad, SchemaContract, WriteDisposition};
 use serde_json::{Map, Value, json};
 
 // The allocator of the `rdbt` binary, so the figures are the binary's.
@@ -134,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let count = (n - i).min(PAGE as u64);
         let records: Vec<Value> = (i..i + count).map(activity).collect();
+        let records = Records::from_values(&records);
         let page = Page { resource: "activities".into(), index, url: format!("synthetic://activities?page={index}"), records };
         generating += t.elapsed();
         let t = Instant::now();

@@ -204,7 +204,7 @@ type Pages = Vec<(String, usize, Vec<Value>)>;
 fn fetch_all(s: &IngestSpec, states: &[CursorState], opts: &FetchOptions) -> Result<(Pages, FetchOutcome), FetchError> {
     let mut pages = vec![];
     let out = fetch::run::<Infallible>(s, states, opts, &mut |_, p| {
-        pages.push((p.resource, p.index, p.records));
+        pages.push((p.resource, p.index, p.records.to_values()));
         Ok(())
     })
     .map_err(|e| match e {

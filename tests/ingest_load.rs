@@ -4,7 +4,7 @@
 use rdbt::adapter::Connection;
 use rdbt::adapter::duckdb::DuckDbAdapter;
 use rdbt::ingest::load::{LoadError, LoadSummary, Loader, read_states};
-use rdbt::ingest::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, SchemaContract, WriteDisposition};
+use rdbt::ingest::{ContractMode, CursorState, MergeStrategy, Page, Records, ResourceLoad, SchemaContract, WriteDisposition};
 use serde_json::{Map, Value, json};
 
 const DB: &str = "memory";
@@ -31,6 +31,7 @@ fn resource(name: &str, wd: WriteDisposition) -> ResourceLoad {
 
 fn page(resource: &str, index: usize, records: Value) -> Page {
     let Value::Array(records) = records else { panic!("records must be an array") };
+    let records = Records::from_values(&records);
     Page { resource: resource.to_string(), index, url: format!("http://127.0.0.1/{resource}?page={index}"), records }
 }
 

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::auth::{Auth, snippet};
 use super::http::{Request, Response, Scrubber, Transport, encode_path_value, join_url, with_query};
 use super::incremental::Incremental;
-use super::json::SizeHints;
+use super::doc::{Doc, JsonRef, Kind, Record};
 use super::paginate::{PageRequest, Paginator};
 use super::spec::{Convert, IngestSpec, JsonPath, Method, ParamSpec, ResourceSpec, ResponseActionKind, RetrySpec, placeholders};
-use super::{CursorState, Page};
+use super::{CursorState, Page, Records};
 
 /// Run-time choices of the caller (CLI flags, tests); they win over the spec.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +117,6 @@ pub fn run<E>(
         incs,
         children,
         stats: spec.resources.iter().map(|r| ResourceStats { resource: r.name.clone(), ..Default::default() }).collect(),
-        json: vec![SizeHints::default(); spec.resources.len()],
     };
     for (i, r) in spec.resources.iter().enumerate() {
         if r.parent().is_none() {
@@ -155,8 +154,6 @@ struct Fetcher<'a> {
     incs: Vec<Option<Incremental<'a>>>,
     children: Vec<Vec<usize>>,
     stats: Vec<ResourceStats>,
-    /// Per resource: its pages' object sizes (see `json::SizeHints`).
-    json: Vec<SizeHints>,
 }
 
 /// Values of the `{incremental.*}` placeholders.
@@ -288,18 +285,17 @@ impl<'a> Fetcher<'a> {
                 let text = self.t.scrub.text(&String::from_utf8_lossy(&resp.body));
                 return Err(req_err(Some(resp.status), format!("HTTP {}: {}", resp.status, snippet(&text))));
             }
-            let mut doc: Value = self.json[ri].parse(&resp.body).map_err(|e| {
+            let doc = Doc::parse(&resp.body).map_err(|e| {
                 let text = self.t.scrub.text(&String::from_utf8_lossy(&resp.body));
                 req_err(Some(resp.status), format!("the response is not valid JSON ({e}); it starts with: {}", snippet(&text.chars().take(120).collect::<String>())))
             })?;
-            let count = count_records(&doc, ep.data_selector.as_ref()).map_err(|m| req_err(Some(resp.status), m))?;
-            let has_next = paginator.advance(&mut page_req, &sent_url, &resp, &doc, count).map_err(|m| req_err(Some(resp.status), m))?;
+            let count = count_records(doc.root(), ep.data_selector.as_ref()).map_err(|m| req_err(Some(resp.status), m))?;
+            let has_next = paginator.advance(&mut page_req, &sent_url, &resp, doc.root(), count).map_err(|m| req_err(Some(resp.status), m))?;
             drop(resp);
-            let mut records = take_records(&mut doc, ep.data_selector.as_ref());
-            drop(doc);
+            let mut roots = select_records(doc.root(), ep.data_selector.as_ref());
             if let Some(inc) = &mut self.incs[ri] {
                 let mut failure = None;
-                records.retain(|rec| match inc.keep(rec) {
+                roots.retain(|&at| match inc.keep(doc.at(at)) {
                     Ok(k) => k,
                     Err(m) => {
                         failure.get_or_insert(m);
@@ -310,21 +306,14 @@ impl<'a> Fetcher<'a> {
                     return Err(req_err(None, m));
                 }
             }
+            let mut records = Records::new(doc, roots);
             if let Some(p) = parent {
-                if !p.include.is_empty() {
-                    for rec in &mut records {
-                        if let Value::Object(m) = rec {
-                            for (k, v) in &p.include {
-                                m.insert(k.clone(), v.clone());
-                            }
-                        }
-                    }
-                }
+                records.add_fields(&p.include);
             }
             // Take what the children need before the page is handed over.
             let mut rows: Vec<(usize, ParentRow)> = vec![];
             for &ci in &children {
-                for rec in &records {
+                for rec in records.iter() {
                     rows.push((ci, parent_row(&r.name, &spec.resources[ci], rec).map_err(|m| req_err(None, m))?));
                 }
             }
@@ -436,70 +425,64 @@ fn json_with_placeholders(v: &Value, inc: &IncValues) -> Value {
 }
 
 /// How many records the selector finds (errors when it finds nothing at all).
-fn count_records(doc: &Value, selector: Option<&JsonPath>) -> Result<usize, String> {
+fn count_records(doc: JsonRef<'_>, selector: Option<&JsonPath>) -> Result<usize, String> {
     let Some(sel) = selector else {
-        return match doc {
-            Value::Array(a) => Ok(a.len()),
-            Value::Null => Ok(0),
-            Value::Object(_) => Ok(1),
-            other => Err(format!("the response is a bare {other}, not records; set `data_selector`")),
+        return match doc.kind() {
+            Kind::Array => Ok(doc.len()),
+            Kind::Null => Ok(0),
+            Kind::Object => Ok(1),
+            _ => Err(format!("the response is a bare {doc}, not records; set `data_selector`")),
         };
     };
     let found = sel.find_all(doc).ok_or_else(|| format!("data_selector `{sel}` does not match the response"))?;
     if sel.has_wildcard() {
-        return Ok(found.iter().map(|v| if let Value::Array(a) = v { a.len() } else { 1 }).sum());
+        return Ok(found.iter().map(|v| if v.is_array() { v.len() } else { 1 }).sum());
     }
     Ok(match found.first() {
-        Some(Value::Array(a)) => a.len(),
-        Some(Value::Null) | None => 0,
+        Some(v) if v.is_array() => v.len(),
+        Some(v) if v.is_null() => 0,
+        None => 0,
         Some(_) => 1,
     })
 }
 
-/// The records, moved out of the document (cloned only under a wildcard).
-fn take_records(doc: &mut Value, selector: Option<&JsonPath>) -> Vec<Value> {
-    let target = match selector {
-        Some(sel) if sel.has_wildcard() => {
-            let mut out = vec![];
-            for v in sel.find_all(doc).unwrap_or_default() {
-                match v {
-                    Value::Array(a) => out.extend(a.iter().cloned()),
-                    other => out.push(other.clone()),
-                }
-            }
-            return out;
-        }
-        Some(sel) => match sel.find_mut(doc) {
-            Some(v) => std::mem::take(v),
-            None => return vec![],
-        },
-        None => std::mem::take(doc),
+/// The records' nodes: the items of the list the selector finds (of every
+/// list, under a wildcard), or the value itself when it is not a list.
+fn select_records(doc: JsonRef<'_>, selector: Option<&JsonPath>) -> Vec<u32> {
+    let found = match selector {
+        Some(sel) if sel.has_wildcard() => sel.find_all(doc).unwrap_or_default(),
+        Some(sel) => sel.find(doc).into_iter().collect(),
+        None => vec![doc],
     };
-    match target {
-        Value::Array(a) => a,
-        Value::Null => vec![],
-        other => vec![other],
+    let mut out = vec![];
+    for v in found {
+        if v.is_array() {
+            out.extend(v.items().map(|item| item.position()));
+        } else if !v.is_null() || selector.is_some_and(JsonPath::has_wildcard) {
+            out.push(v.position());
+        }
     }
+    out
 }
 
 /// The resolve values and included fields a child takes from a parent record.
-fn parent_row(parent: &str, child: &ResourceSpec, rec: &Value) -> Result<ParentRow, String> {
+fn parent_row(parent: &str, child: &ResourceSpec, rec: Record<'_>) -> Result<ParentRow, String> {
     let mut resolved = vec![];
     for (k, p) in &child.endpoint.params {
         if let ParamSpec::Resolve { field, .. } = p {
-            let v = field.find(rec).filter(|v| !v.is_null()).ok_or_else(|| {
+            let v = rec.find(field).filter(|v| !v.is_null()).ok_or_else(|| {
                 format!("field `{field}` for resource `{}` (param `{k}`) is missing in a `{parent}` record", child.name)
             })?;
-            resolved.push((k.clone(), match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            resolved.push((k.clone(), match v.as_str() {
+                Some(s) => s.to_string(),
+                None => v.to_string(),
             }));
         }
     }
     let mut include = vec![];
     for f in &child.include_from_parent {
         let path = JsonPath::parse(f).map_err(|e| format!("include_from_parent: {e}"))?;
-        let v = path.find(rec).cloned().ok_or_else(|| format!("include_from_parent field `{f}` is missing in a `{parent}` record"))?;
+        let v = rec.find(&path).map(|v| v.to_value()).ok_or_else(|| format!("include_from_parent field `{f}` is missing in a `{parent}` record"))?;
         include.push((format!("_{parent}_{}", f.replace(['.', '[', ']', '*', '$'], "_").trim_matches('_')), v));
     }
     Ok(ParentRow { resolved, include })

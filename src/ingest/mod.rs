@@ -3,24 +3,29 @@
 //!
 //! - the fetch side (`spec`, `http`, `auth`, `paginate`, `incremental`,
 //!   `record`, `fetch`) turns an [`spec::IngestSpec`] into a stream of
-//!   [`Page`]s of JSON records per resource, plus each resource's new cursor
-//!   state;
+//!   [`Page`]s of JSON records per resource (parsed into a `doc::Doc`, read
+//!   in place), plus each resource's new cursor state;
 //! - the load side (`normalize`, `schema`, `load`) turns pages into rows of
 //!   tables in the engine: names normalized to snake_case, nested objects
 //!   flattened with `__`, lists as child tables, types inferred and evolved,
 //!   write dispositions applied, and the cursor state committed in the same
 //!   transaction as the data.
 //!
-//! Only this file is shared; each half owns its own submodules.
+//! Only this file and `doc` (the parsed pages) are shared; each half owns
+//! its own submodules.
 
 use serde_json::Value;
+
+pub use doc::Records;
+
+// shared: parsed response bodies
+pub mod doc;
 
 // fetch side
 mod auth;
 pub mod fetch;
 mod http;
 mod incremental;
-mod json;
 mod paginate;
 mod record;
 pub mod spec;
@@ -43,7 +48,7 @@ pub struct Page {
     pub index: usize,
     /// The URL the page came from, for diagnostics (secrets scrubbed).
     pub url: String,
-    pub records: Vec<Value>,
+    pub records: Records,
 }
 
 /// How a resource's records land in the engine.

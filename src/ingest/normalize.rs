@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use serde_json::{Map, Value};
+use super::doc::{JsonRef, Kind, Record};
 
 /// dlt's snake_case naming convention, written from its documented
 /// behaviour: the characters `+ - * @ |` become `x _ x a l`, every other
@@ -208,7 +208,7 @@ pub enum Scalar<'a> {
     /// A `YYYY-MM-DD` string.
     Date(&'a str),
     /// A value kept whole (beyond `max_table_nesting`).
-    Json(&'a Value),
+    Json(JsonRef<'a>),
 }
 
 impl<'a> Scalar<'a> {
@@ -217,19 +217,13 @@ impl<'a> Scalar<'a> {
     /// as a full ISO 8601 date-time, date when they are exactly
     /// `YYYY-MM-DD` (dlt leaves dates as text unless its `iso_date`
     /// detection is on; here they are dates), text otherwise.
-    pub fn infer(v: &'a Value) -> Scalar<'a> {
-        match v {
-            Value::Bool(b) => Scalar::Bool(*b),
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Scalar::Int(i)
-                } else if n.is_u64() {
-                    Scalar::BigNumber(n.to_string())
-                } else {
-                    Scalar::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
-            Value::String(s) => {
+    pub fn infer(v: JsonRef<'a>) -> Scalar<'a> {
+        match v.kind() {
+            Kind::Bool(b) => Scalar::Bool(b),
+            Kind::Int(i) => Scalar::Int(i),
+            Kind::UInt(u) => Scalar::BigNumber(u.to_string()),
+            Kind::Float(f) => Scalar::Float(f),
+            Kind::Str(s) => {
                 if let Some(ts) = parse_iso_datetime(s) {
                     Scalar::Timestamp(s, ts)
                 } else if parse_iso_date(s).is_some() {
@@ -238,7 +232,7 @@ impl<'a> Scalar<'a> {
                     Scalar::Text(s)
                 }
             }
-            other => Scalar::Json(other),
+            Kind::Null | Kind::Array | Kind::Object => Scalar::Json(v),
         }
     }
 
@@ -450,16 +444,15 @@ impl Normalizer {
     /// Appends the rows of one record to `out` (cleared first): the root row
     /// first, every row before its children. A record that is not an object
     /// is stored in a `value` column, as dlt wraps scalars.
-    pub fn flatten<'a>(&mut self, table: &Arc<str>, record: &'a Value, max_nesting: Option<usize>, out: &mut Vec<FlatRow<'a>>) {
+    pub fn flatten<'a>(&mut self, table: &Arc<str>, record: Record<'a>, max_nesting: Option<usize>, out: &mut Vec<FlatRow<'a>>) {
         out.clear();
-        match record {
-            Value::Object(map) => self.row(table, map, None, 0, 0, max_nesting, out),
-            other => {
-                let empty = self.empty();
-                out.push(FlatRow { table: table.clone(), parent: None, list_idx: 0, cells: Vec::new() });
-                let col = self.column(&empty, VALUE_COLUMN);
-                self.value(table, col, other, 0, 0, max_nesting, out);
-            }
+        if record.json.is_object() {
+            self.row(table, record.fields(), None, 0, 0, max_nesting, out);
+        } else {
+            let empty = self.empty();
+            out.push(FlatRow { table: table.clone(), parent: None, list_idx: 0, cells: Vec::new() });
+            let col = self.column(&empty, VALUE_COLUMN);
+            self.value(table, col, record.json, 0, 0, max_nesting, out);
         }
     }
 
@@ -467,7 +460,7 @@ impl Normalizer {
     fn row<'a>(
         &mut self,
         table: &Arc<str>,
-        map: &'a Map<String, Value>,
+        members: impl Iterator<Item = (&'a str, JsonRef<'a>)>,
         parent: Option<usize>,
         list_idx: i64,
         level: usize,
@@ -475,9 +468,9 @@ impl Normalizer {
         out: &mut Vec<FlatRow<'a>>,
     ) {
         let me = out.len();
-        out.push(FlatRow { table: table.clone(), parent, list_idx, cells: Vec::with_capacity(map.len()) });
+        out.push(FlatRow { table: table.clone(), parent, list_idx, cells: Vec::with_capacity(members.size_hint().0.max(8)) });
         let empty = self.empty();
-        self.fields(table, &empty, map, me, level, max, out);
+        self.fields(table, &empty, members, me, level, max, out);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -485,13 +478,13 @@ impl Normalizer {
         &mut self,
         table: &Arc<str>,
         prefix: &Arc<str>,
-        map: &'a Map<String, Value>,
+        members: impl Iterator<Item = (&'a str, JsonRef<'a>)>,
         row: usize,
         level: usize,
         max: Option<usize>,
         out: &mut Vec<FlatRow<'a>>,
     ) {
-        for (k, v) in map {
+        for (k, v) in members {
             if v.is_null() {
                 continue;
             }
@@ -506,24 +499,23 @@ impl Normalizer {
         &mut self,
         table: &Arc<str>,
         col: Arc<str>,
-        v: &'a Value,
+        v: JsonRef<'a>,
         row: usize,
         level: usize,
         max: Option<usize>,
         out: &mut Vec<FlatRow<'a>>,
     ) {
         let nest = max.is_none_or(|m| level < m);
-        match v {
-            Value::Null => {}
-            Value::Object(m) if nest => self.fields(table, &col, m, row, level + 1, max, out),
-            Value::Array(items) if nest => {
+        match v.kind() {
+            Kind::Null => {}
+            Kind::Object if nest => self.fields(table, &col, v.members(), row, level + 1, max, out),
+            Kind::Array if nest => {
                 let child = self.child_table(table, &col);
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in v.items().enumerate() {
                     self.element(&child, item, row, i as i64, level + 1, max, out);
                 }
             }
-            Value::Object(_) | Value::Array(_) => out[row].cells.push((col, Scalar::Json(v))),
-            scalar => out[row].cells.push((col, Scalar::infer(scalar))),
+            _ => out[row].cells.push((col, Scalar::infer(v))),
         }
     }
 
@@ -531,26 +523,25 @@ impl Normalizer {
     fn element<'a>(
         &mut self,
         table: &Arc<str>,
-        item: &'a Value,
+        item: JsonRef<'a>,
         parent: usize,
         idx: i64,
         level: usize,
         max: Option<usize>,
         out: &mut Vec<FlatRow<'a>>,
     ) {
-        match item {
-            Value::Object(m) => self.row(table, m, Some(parent), idx, level, max, out),
-            other => {
-                // Scalars (and nulls, which keep their list position) get a
-                // row with a `value` column; a nested list gets a row whose
-                // `list` field unnests further.
-                let me = out.len();
-                out.push(FlatRow { table: table.clone(), parent: Some(parent), list_idx: idx, cells: Vec::new() });
-                let empty = self.empty();
-                let field = if other.is_array() { LIST_FIELD } else { VALUE_COLUMN };
-                let col = self.column(&empty, field);
-                self.value(table, col, other, me, level, max, out);
-            }
+        if item.is_object() {
+            self.row(table, item.members(), Some(parent), idx, level, max, out);
+        } else {
+            // Scalars (and nulls, which keep their list position) get a
+            // row with a `value` column; a nested list gets a row whose
+            // `list` field unnests further.
+            let me = out.len();
+            out.push(FlatRow { table: table.clone(), parent: Some(parent), list_idx: idx, cells: Vec::new() });
+            let empty = self.empty();
+            let field = if item.is_array() { LIST_FIELD } else { VALUE_COLUMN };
+            let col = self.column(&empty, field);
+            self.value(table, col, item, me, level, max, out);
         }
     }
 }
@@ -558,7 +549,8 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::ingest::doc::{Doc, Records};
+    use serde_json::{Value, json};
 
     #[test]
     fn snake_case_names() {
@@ -592,22 +584,28 @@ mod tests {
         }
     }
 
+    fn infer(v: Value) -> Scalar<'static> {
+        // Leaked: a test's few documents outlive the scalars borrowing them.
+        let doc: &'static Doc = Box::leak(Box::new(Doc::from_value(&v)));
+        Scalar::infer(doc.root())
+    }
+
     #[test]
     fn infers_types() {
-        assert_eq!(Scalar::infer(&json!(1)).data_type(), DataType::Bigint);
-        assert_eq!(Scalar::infer(&json!(-1)).data_type(), DataType::Bigint);
-        assert_eq!(Scalar::infer(&json!(1.5)).data_type(), DataType::Double);
-        assert_eq!(Scalar::infer(&json!(18446744073709551615u64)), Scalar::BigNumber("18446744073709551615".into()));
-        assert_eq!(Scalar::infer(&json!(true)).data_type(), DataType::Bool);
-        assert_eq!(Scalar::infer(&json!("hello")).data_type(), DataType::Text);
-        assert_eq!(Scalar::infer(&json!("2024-01-31")).data_type(), DataType::Date);
-        assert_eq!(Scalar::infer(&json!("2024-02-30")).data_type(), DataType::Text);
-        assert_eq!(Scalar::infer(&json!("2024-01-31T10:11:12Z")).data_type(), DataType::Timestamp);
-        assert_eq!(Scalar::infer(&json!("2024-01-31 10:11")).data_type(), DataType::Timestamp);
-        assert_eq!(Scalar::infer(&json!("2024-01-31T10:11:12.123+02:00")).data_type(), DataType::Timestamp);
-        assert_eq!(Scalar::infer(&json!("2024-01-31T25:11:12")).data_type(), DataType::Text);
-        assert_eq!(Scalar::infer(&json!("2024-01-31T10:11:12 garbage")).data_type(), DataType::Text);
-        assert_eq!(Scalar::infer(&json!("10:11:12")).data_type(), DataType::Text);
+        assert_eq!(infer(json!(1)).data_type(), DataType::Bigint);
+        assert_eq!(infer(json!(-1)).data_type(), DataType::Bigint);
+        assert_eq!(infer(json!(1.5)).data_type(), DataType::Double);
+        assert_eq!(infer(json!(18446744073709551615u64)), Scalar::BigNumber("18446744073709551615".into()));
+        assert_eq!(infer(json!(true)).data_type(), DataType::Bool);
+        assert_eq!(infer(json!("hello")).data_type(), DataType::Text);
+        assert_eq!(infer(json!("2024-01-31")).data_type(), DataType::Date);
+        assert_eq!(infer(json!("2024-02-30")).data_type(), DataType::Text);
+        assert_eq!(infer(json!("2024-01-31T10:11:12Z")).data_type(), DataType::Timestamp);
+        assert_eq!(infer(json!("2024-01-31 10:11")).data_type(), DataType::Timestamp);
+        assert_eq!(infer(json!("2024-01-31T10:11:12.123+02:00")).data_type(), DataType::Timestamp);
+        assert_eq!(infer(json!("2024-01-31T25:11:12")).data_type(), DataType::Text);
+        assert_eq!(infer(json!("2024-01-31T10:11:12 garbage")).data_type(), DataType::Text);
+        assert_eq!(infer(json!("10:11:12")).data_type(), DataType::Text);
     }
 
     #[test]
@@ -624,7 +622,9 @@ mod tests {
     fn flat(v: &Value, max: Option<usize>) -> Vec<(String, Option<usize>, i64, Vec<(String, DataType)>)> {
         let mut n = Normalizer::new();
         let mut out = Vec::new();
-        n.flatten(&Arc::from("activities"), v, max, &mut out);
+        let records = Records::from_values(std::slice::from_ref(v));
+        let Some(record) = records.get(0) else { return vec![] };
+        n.flatten(&Arc::from("activities"), record, max, &mut out);
         out.into_iter()
             .map(|r| {
                 (

@@ -2,7 +2,7 @@
 //! A request is a URL plus query parameters the paginator may set; link
 //! paginators replace the URL (and drop the parameters: the link is complete).
 
-use serde_json::Value;
+use super::doc::{JsonRef, Kind};
 
 use super::http::{Response, resolve_link};
 use super::spec::{JsonPath, PaginatorSpec};
@@ -55,7 +55,7 @@ impl Paginator {
     /// Move `r` to the next page. `sent_url` is the full URL of the request
     /// that produced `resp`; `n_records` the records it held (before any
     /// incremental filtering). Returns whether there is a next page.
-    pub fn advance(&mut self, r: &mut PageRequest, sent_url: &str, resp: &Response, body: &Value, n_records: usize) -> Result<bool, String> {
+    pub fn advance(&mut self, r: &mut PageRequest, sent_url: &str, resp: &Response, body: JsonRef<'_>, n_records: usize) -> Result<bool, String> {
         match &self.spec {
             PaginatorSpec::SinglePage => Ok(false),
             PaginatorSpec::PageNumber { page_param, base_page, total_path, maximum_page, stop_after_empty_page, .. } => {
@@ -146,20 +146,25 @@ fn follow(r: &mut PageRequest, sent_url: &str, link: &str) -> Result<bool, Strin
 }
 
 /// A cursor or link value: absent, null, `false` and "" end the pagination.
-fn token(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+fn token(v: Option<JsonRef<'_>>) -> Option<String> {
+    let v = v?;
+    match v.kind() {
+        Kind::Str(s) if !s.is_empty() => Some(s.to_string()),
+        Kind::Int(_) | Kind::UInt(_) | Kind::Float(_) => Some(v.to_string()),
         _ => None,
     }
 }
 
-fn int_at(body: &Value, path: &JsonPath) -> Result<i64, String> {
+fn int_at(body: JsonRef<'_>, path: &JsonPath) -> Result<i64, String> {
     let v = path.find(body).ok_or_else(|| format!("`total_path` `{path}` is not in the response"))?;
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|f| f as i64))
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        .ok_or_else(|| format!("`total_path` `{path}` is not a number: {v}"))
+    match v.kind() {
+        Kind::Int(i) => Some(i),
+        Kind::UInt(u) => Some(u as f64 as i64),
+        Kind::Float(f) => Some(f as i64),
+        Kind::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`total_path` `{path}` is not a number: {v}"))
 }
 
 /// The URL of the `rel` link in a `Link` header (RFC 8288).

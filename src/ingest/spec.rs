@@ -77,6 +77,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::doc::JsonRef;
 use super::{ContractMode, MergeStrategy, ResourceLoad, SchemaContract, WriteDisposition};
 
 /// An error (or, from [`parse_spec`]'s warning list, a warning) at a place in
@@ -423,55 +424,44 @@ impl JsonPath {
         self.segs.contains(&Seg::Wildcard)
     }
 
+    /// The first key, when the path starts with one (`a` of `a.b[0]`).
+    pub fn first_key(&self) -> Option<&str> {
+        match self.segs.first() {
+            Some(Seg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
     /// The single value at this path (wildcards take the first match).
-    pub fn find<'a>(&self, v: &'a Value) -> Option<&'a Value> {
+    pub fn find<'a>(&self, v: JsonRef<'a>) -> Option<JsonRef<'a>> {
         let mut out = vec![];
         walk(v, &self.segs, false, &mut out).then_some(())?;
         out.into_iter().next()
     }
 
-    /// The value at this path, mutable (paths without wildcards only).
-    pub fn find_mut<'a>(&self, v: &'a mut Value) -> Option<&'a mut Value> {
-        let mut cur = v;
-        for s in &self.segs {
-            cur = match (s, cur) {
-                (Seg::Key(k), Value::Object(m)) => m.get_mut(k)?,
-                (Seg::Index(i), Value::Array(a)) => a.get_mut(*i)?,
-                _ => return None,
-            };
-        }
-        Some(cur)
-    }
-
     /// All values at this path; `None` when a step outside any wildcard does
     /// not exist (a missing key under a wildcard just yields fewer matches).
-    pub fn find_all<'a>(&self, v: &'a Value) -> Option<Vec<&'a Value>> {
+    pub fn find_all<'a>(&self, v: JsonRef<'a>) -> Option<Vec<JsonRef<'a>>> {
         let mut out = vec![];
         walk(v, &self.segs, false, &mut out).then_some(out)
     }
 }
 
-fn walk<'a>(v: &'a Value, segs: &[Seg], under_wild: bool, out: &mut Vec<&'a Value>) -> bool {
+fn walk<'a>(v: JsonRef<'a>, segs: &[Seg], under_wild: bool, out: &mut Vec<JsonRef<'a>>) -> bool {
     let Some((seg, rest)) = segs.split_first() else {
         out.push(v);
         return true;
     };
-    let next = match (seg, v) {
-        (Seg::Key(k), Value::Object(m)) => m.get(k),
-        (Seg::Index(i), Value::Array(a)) => a.get(*i),
-        (Seg::Wildcard, Value::Array(a)) => {
-            for item in a {
+    let next = match seg {
+        Seg::Key(k) => v.get(k),
+        Seg::Index(i) => v.index(*i),
+        Seg::Wildcard if v.is_array() || v.is_object() => {
+            for item in v.children() {
                 walk(item, rest, true, out);
             }
             return true;
         }
-        (Seg::Wildcard, Value::Object(m)) => {
-            for item in m.values() {
-                walk(item, rest, true, out);
-            }
-            return true;
-        }
-        _ => None,
+        Seg::Wildcard => None,
     };
     match next {
         Some(n) => walk(n, rest, under_wild, out),
@@ -1278,14 +1268,19 @@ mod tests {
     #[test]
     fn json_path_subset() {
         let v = json!({"data": {"items": [{"id": 1, "n": {"x": 2}}, {"id": 3}], "next": null}, "a b": 5});
+        let doc = crate::ingest::doc::Doc::from_value(&v);
+        let d = doc.root();
+        let values = |found: Option<Vec<JsonRef<'_>>>| found.map(|f| f.iter().map(|r| r.to_value()).collect::<Vec<_>>());
+        let one = |found: Option<JsonRef<'_>>| found.map(|r| r.to_value());
         let p = JsonPath::parse("$.data.items[*].id").unwrap();
-        assert_eq!(p.find_all(&v).unwrap(), vec![&json!(1), &json!(3)]);
-        assert_eq!(JsonPath::parse("data.items[0].n.x").unwrap().find(&v), Some(&json!(2)));
-        assert_eq!(JsonPath::parse("$").unwrap().find(&v), Some(&v));
-        assert_eq!(JsonPath::parse("$['a b']").unwrap().find(&v), Some(&json!(5)));
-        assert_eq!(JsonPath::parse("data.items[*].n.x").unwrap().find_all(&v).unwrap(), vec![&json!(2)]);
-        assert!(JsonPath::parse("data.missing").unwrap().find_all(&v).is_none());
-        assert!(JsonPath::parse("missing[*].id").unwrap().find_all(&v).is_none());
+        assert_eq!(values(p.find_all(d)).unwrap(), vec![json!(1), json!(3)]);
+        assert_eq!(one(JsonPath::parse("data.items[0].n.x").unwrap().find(d)), Some(json!(2)));
+        assert_eq!(one(JsonPath::parse("$").unwrap().find(d)), Some(v.clone()));
+        assert_eq!(one(JsonPath::parse("$['a b']").unwrap().find(d)), Some(json!(5)));
+        assert_eq!(values(JsonPath::parse("data.items[*].n.x").unwrap().find_all(d)).unwrap(), vec![json!(2)]);
+        assert_eq!(values(JsonPath::parse("data.*").unwrap().find_all(d)).unwrap().len(), 2);
+        assert!(JsonPath::parse("data.missing").unwrap().find_all(d).is_none());
+        assert!(JsonPath::parse("missing[*].id").unwrap().find_all(d).is_none());
         assert!(JsonPath::parse("data..x").is_err());
         assert!(JsonPath::parse("a[?(@.x)]").is_err());
     }
