@@ -277,8 +277,8 @@ pub trait Connection: Send {
     /// values of `columns[i]`, every column the same length; columns of the
     /// table not named get NULL. Values have the column's type
     /// (`BIGINT` ← `Int`, `DOUBLE` ← `Double`, `BOOLEAN` ← `Bool`,
-    /// `VARCHAR` ← `Text`), so an engine can skip casting (DuckDB's
-    /// Appender); `Text` going to another type (`TIMESTAMP WITH TIME ZONE`,
+    /// `VARCHAR` ← `Text`), so an engine can skip casting (DuckDB copies
+    /// them into its vectors as they are); `Text` going to another type (`TIMESTAMP WITH TIME ZONE`,
     /// `DATE`, `JSON`) is cast from text as `CAST(text AS type)` would. The
     /// default goes through `insert_rows`.
     fn append_columns(&mut self, relation: &Relation, columns: &[Column], values: &[ColumnValues]) -> AdapterResult<u64> {

@@ -249,9 +249,9 @@ struct TableState {
 
 /// Rows of one table waiting to be appended, column-wise: `cols[0]` holds
 /// the rows' sequence numbers, `cols[i + 1]` the table's column `i`. Rows
-/// gather across pages, so that one append carries many rows: DuckDB plans
-/// a statement for every Appender flush, which costs as much as appending a
-/// few hundred rows.
+/// gather across pages, so that one append carries many rows: every append
+/// is a statement DuckDB plans, which costs as much as appending a few
+/// hundred rows.
 #[derive(Debug, Default)]
 struct Batch {
     cols: Vec<ColumnValues>,
