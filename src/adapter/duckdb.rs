@@ -448,6 +448,7 @@ impl Connection for DuckDbConnection {
     }
 
     fn begin(&mut self) -> AdapterResult<()> {
+        let _log = LogOnDrop("BEGIN TRANSACTION", std::time::Instant::now());
         self.conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
         self.in_transaction = true;
         self.pending.clear();
@@ -459,6 +460,7 @@ impl Connection for DuckDbConnection {
             return Ok(());
         }
         self.in_transaction = false;
+        let _log = LogOnDrop("COMMIT", std::time::Instant::now());
         let result = self.conn.execute_batch("COMMIT").map_err(err);
         // A failed COMMIT rolls back in DuckDB.
         self.finish_transaction(result.is_ok());
@@ -471,6 +473,7 @@ impl Connection for DuckDbConnection {
         }
         self.in_transaction = false;
         self.finish_transaction(false);
+        let _log = LogOnDrop("ROLLBACK", std::time::Instant::now());
         match self.conn.execute_batch("ROLLBACK") {
             Ok(()) => Ok(()),
             // DuckDB already rolled back (e.g. after a failed COMMIT).
