@@ -613,11 +613,9 @@ impl Connection for DuckDbConnection {
             return Ok(0);
         }
         let _log = LogOnDrop("-- append_columns", std::time::Instant::now());
-        let database = if relation.database.is_empty() { self.database.as_str() } else { relation.database.as_str() };
-        let target = format!("{}.{}.{}", quote_ident(database), quote_ident(&relation.schema), quote_ident(&relation.identifier));
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
         let (scan, slot) = self.column_scan()?;
-        let sql = format!("INSERT INTO {target} ({}) SELECT * FROM {scan}()", names.join(", "));
+        let sql = format!("INSERT INTO {} ({}) SELECT * FROM {scan}()", relation.render(), names.join(", "));
         let conn = &self.conn;
         let n = slot
             .lend(values, || conn.execute(&sql, []))

@@ -127,7 +127,8 @@ impl VTab for ColumnScan {
             return Err("rdbt column scan: no slot".into());
         }
         // SAFETY: registered with an `Arc<ScanSlot>` as extra info (see
-        // `register`); DuckDB keeps it for the function's lifetime.
+        // `DuckDbConnection::column_scan`); DuckDB keeps it for the
+        // function's lifetime.
         let slot = unsafe { &*slot }.clone();
         let (kinds, rows) = slot
             .with(|cols| (cols.iter().map(kind_of).collect::<Vec<_>>(), cols.first().map_or(0, ColumnValues::len)))
@@ -169,40 +170,30 @@ impl VTab for ColumnScan {
 
 /// Writes `cells` into rows `0..cells.len()` of `v`.
 fn fill(v: &mut FlatVector<'_>, kind: Kind, cells: &[Cell], text: &str) {
-    let mut nulls = Vec::new();
     match kind {
-        Kind::Int => {
-            // SAFETY: a BIGINT vector holds `capacity` i64s; cells.len() <= capacity.
-            let data = unsafe { v.as_mut_slice_with_len::<i64>(cells.len()) };
-            for (r, c) in cells.iter().enumerate() {
-                match c {
-                    Cell::Int(x) => data[r] = *x,
-                    _ => nulls.push(r),
-                }
-            }
-        }
-        Kind::Double => {
-            // SAFETY: a DOUBLE vector holds `capacity` f64s.
-            let data = unsafe { v.as_mut_slice_with_len::<f64>(cells.len()) };
-            for (r, c) in cells.iter().enumerate() {
-                match c {
-                    Cell::Double(x) => data[r] = *x,
-                    Cell::Int(x) => data[r] = *x as f64,
-                    _ => nulls.push(r),
-                }
-            }
-        }
-        Kind::Bool => {
-            // SAFETY: a BOOLEAN vector holds `capacity` one-byte bools.
-            let data = unsafe { v.as_mut_slice_with_len::<bool>(cells.len()) };
-            for (r, c) in cells.iter().enumerate() {
-                match c {
-                    Cell::Bool(x) => data[r] = *x,
-                    _ => nulls.push(r),
-                }
-            }
-        }
+        // SAFETY (the three fixed-width kinds): the vector has the type
+        // `kind.type_id()` declared in `bind`, whose values are the `T` given.
+        Kind::Int => unsafe {
+            fill_fixed(v, cells, |c| match c {
+                Cell::Int(x) => Some(*x),
+                _ => None,
+            })
+        },
+        Kind::Double => unsafe {
+            fill_fixed(v, cells, |c| match c {
+                Cell::Double(x) => Some(*x),
+                Cell::Int(x) => Some(*x as f64),
+                _ => None,
+            })
+        },
+        Kind::Bool => unsafe {
+            fill_fixed(v, cells, |c| match c {
+                Cell::Bool(x) => Some(*x),
+                _ => None,
+            })
+        },
         Kind::Text => {
+            let mut nulls = Vec::new();
             for (r, c) in cells.iter().enumerate() {
                 let buf: String;
                 let s: &str = match c {
@@ -229,6 +220,28 @@ fn fill(v: &mut FlatVector<'_>, kind: Kind, cells: &[Cell], text: &str) {
                 };
                 v.insert(r, s);
             }
+            for r in nulls {
+                v.set_null(r);
+            }
+        }
+    }
+}
+
+/// Writes the cells `value` maps to `Some` into a vector of fixed-width
+/// values `T`; the others are NULL.
+///
+/// # Safety
+/// The vector's values must be `T`s (BIGINT: `i64`, DOUBLE: `f64`,
+/// BOOLEAN: `bool`) and `cells` no longer than its capacity (a vector's
+/// 2,048 rows).
+unsafe fn fill_fixed<T: Copy>(v: &mut FlatVector<'_>, cells: &[Cell], value: impl Fn(&Cell) -> Option<T>) {
+    // SAFETY: see the function's contract.
+    let data = unsafe { v.as_mut_slice_with_len::<T>(cells.len()) };
+    let mut nulls = Vec::new();
+    for (r, c) in cells.iter().enumerate() {
+        match value(c) {
+            Some(x) => data[r] = x,
+            None => nulls.push(r),
         }
     }
     for r in nulls {

@@ -113,8 +113,7 @@ impl Doc {
                 self.nodes[at as usize] = Node::Array { len: items.len() as u32, end };
             }
             Value::Object(m) => {
-                self.push_members(m.iter().map(|(k, v)| (k.as_str(), v)));
-                return at;
+                self.push_object(m.iter().map(|(k, v)| (k.as_str(), v)));
             }
         }
         at
@@ -123,10 +122,6 @@ impl Doc {
     /// Appends an object of `members` as a new top-level value; returns its
     /// index.
     pub fn push_object<'v>(&mut self, members: impl IntoIterator<Item = (&'v str, &'v Value)>) -> u32 {
-        self.push_members(members)
-    }
-
-    fn push_members<'v>(&mut self, members: impl IntoIterator<Item = (&'v str, &'v Value)>) -> u32 {
         let at = self.next_index();
         self.nodes.push(Node::Object { len: 0, end: 0 });
         let mut len = 0u32;
@@ -439,8 +434,8 @@ fn write_members<'a>(members: Vec<(&'a str, JsonRef<'a>)>, out: &mut String) {
 
 /// Members with duplicate keys folded as `serde_json::Map` folds them:
 /// first position, last value.
-fn dedup<'a>(members: impl Iterator<Item = (&'a str, JsonRef<'a>)>) -> Vec<(&'a str, JsonRef<'a>)> {
-    let mut out: Vec<(&'a str, JsonRef<'a>)> = Vec::new();
+fn dedup<'a, V>(members: impl Iterator<Item = (&'a str, V)>) -> Vec<(&'a str, V)> {
+    let mut out: Vec<(&'a str, V)> = Vec::new();
     for (k, v) in members {
         match out.iter_mut().find(|(ok, _)| *ok == k) {
             Some(slot) => slot.1 = v,
@@ -521,15 +516,9 @@ impl Records {
         if fields.is_empty() {
             return;
         }
-        let mut merged: Vec<(&str, &Value)> = Vec::new();
         let old: Vec<(String, Value)> =
             self.extra.map(|e| self.doc.at(e).members().map(|(k, v)| (k.to_string(), v.to_value())).collect()).unwrap_or_default();
-        for (k, v) in old.iter().chain(fields) {
-            match merged.iter_mut().find(|(mk, _)| *mk == k.as_str()) {
-                Some(slot) => slot.1 = v,
-                None => merged.push((k.as_str(), v)),
-            }
-        }
+        let merged = dedup(old.iter().chain(fields).map(|(k, v)| (k.as_str(), v)));
         self.extra = Some(self.doc.push_object(merged));
     }
 
@@ -611,6 +600,13 @@ impl<'a> Record<'a> {
             Some(_) => write_members(dedup(self.fields()), out),
         }
     }
+}
+
+/// `v` as a value that lives as long as the test (its document is leaked),
+/// for tests of code that borrows from a page.
+#[cfg(test)]
+pub(crate) fn leaked(v: &Value) -> JsonRef<'static> {
+    Box::leak(Box::new(Doc::from_value(v))).root()
 }
 
 #[cfg(test)]

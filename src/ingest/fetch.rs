@@ -289,10 +289,9 @@ impl<'a> Fetcher<'a> {
                 let text = self.t.scrub.text(&String::from_utf8_lossy(&resp.body));
                 req_err(Some(resp.status), format!("the response is not valid JSON ({e}); it starts with: {}", snippet(&text.chars().take(120).collect::<String>())))
             })?;
-            let count = count_records(doc.root(), ep.data_selector.as_ref()).map_err(|m| req_err(Some(resp.status), m))?;
-            let has_next = paginator.advance(&mut page_req, &sent_url, &resp, doc.root(), count).map_err(|m| req_err(Some(resp.status), m))?;
+            let mut roots = select_records(doc.root(), ep.data_selector.as_ref()).map_err(|m| req_err(Some(resp.status), m))?;
+            let has_next = paginator.advance(&mut page_req, &sent_url, &resp, doc.root(), roots.len()).map_err(|m| req_err(Some(resp.status), m))?;
             drop(resp);
-            let mut roots = select_records(doc.root(), ep.data_selector.as_ref());
             if let Some(inc) = &mut self.incs[ri] {
                 let mut failure = None;
                 roots.retain(|&at| match inc.keep(doc.at(at)) {
@@ -424,45 +423,26 @@ fn json_with_placeholders(v: &Value, inc: &IncValues) -> Value {
     }
 }
 
-/// How many records the selector finds (errors when it finds nothing at all).
-fn count_records(doc: JsonRef<'_>, selector: Option<&JsonPath>) -> Result<usize, String> {
-    let Some(sel) = selector else {
-        return match doc.kind() {
-            Kind::Array => Ok(doc.len()),
-            Kind::Null => Ok(0),
-            Kind::Object => Ok(1),
-            _ => Err(format!("the response is a bare {doc}, not records; set `data_selector`")),
-        };
-    };
-    let found = sel.find_all(doc).ok_or_else(|| format!("data_selector `{sel}` does not match the response"))?;
-    if sel.has_wildcard() {
-        return Ok(found.iter().map(|v| if v.is_array() { v.len() } else { 1 }).sum());
-    }
-    Ok(match found.first() {
-        Some(v) if v.is_array() => v.len(),
-        Some(v) if v.is_null() => 0,
-        None => 0,
-        Some(_) => 1,
-    })
-}
-
-/// The records' nodes: the items of the list the selector finds (of every
-/// list, under a wildcard), or the value itself when it is not a list.
-fn select_records(doc: JsonRef<'_>, selector: Option<&JsonPath>) -> Vec<u32> {
-    let found = match selector {
-        Some(sel) if sel.has_wildcard() => sel.find_all(doc).unwrap_or_default(),
-        Some(sel) => sel.find(doc).into_iter().collect(),
-        None => vec![doc],
+/// The records' nodes: the items of each list the selector finds (of every
+/// list, under a wildcard), or the value itself when it is not a list; a
+/// `null` found without a wildcard is no records. Errors when the selector
+/// finds nothing at all, or the response is a bare scalar and there is no
+/// selector.
+fn select_records(doc: JsonRef<'_>, selector: Option<&JsonPath>) -> Result<Vec<u32>, String> {
+    let (found, wildcard) = match selector {
+        Some(sel) => (sel.find_all(doc).ok_or_else(|| format!("data_selector `{sel}` does not match the response"))?, sel.has_wildcard()),
+        None if matches!(doc.kind(), Kind::Array | Kind::Object | Kind::Null) => (vec![doc], false),
+        None => return Err(format!("the response is a bare {doc}, not records; set `data_selector`")),
     };
     let mut out = vec![];
     for v in found {
         if v.is_array() {
             out.extend(v.items().map(|item| item.position()));
-        } else if !v.is_null() || selector.is_some_and(JsonPath::has_wildcard) {
+        } else if wildcard || !v.is_null() {
             out.push(v.position());
         }
     }
-    out
+    Ok(out)
 }
 
 /// The resolve values and included fields a child takes from a parent record.

@@ -239,12 +239,9 @@ fn from_epoch(secs: f64) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::doc::leaked;
     use crate::ingest::spec::JsonPath;
     use serde_json::json;
-
-    fn rec(v: Value) -> crate::ingest::doc::Doc {
-        crate::ingest::doc::Doc::from_value(&v)
-    }
 
     fn spec(initial: Option<Value>, end: Option<Value>, lag: Option<f64>) -> IncrementalSpec {
         IncrementalSpec {
@@ -288,17 +285,17 @@ mod tests {
         let s = spec(Some(json!("2024-01-01T00:00:00Z")), None, Some(3600.0));
         let mut inc = Incremental::new(&s, Some(&json!("2024-01-02T00:00:00Z"))).unwrap();
         assert_eq!(inc.start, Some(json!("2024-01-01T23:00:00Z")));
-        assert!(!inc.keep(rec(json!({"updated": "2024-01-01T22:59:59Z"})).root()).unwrap());
-        assert!(inc.keep(rec(json!({"updated": "2024-01-01T23:00:00Z"})).root()).unwrap());
-        assert!(inc.keep(rec(json!({"updated": "2024-01-01T23:30:00Z"})).root()).unwrap());
+        assert!(!inc.keep(leaked(&json!({"updated": "2024-01-01T22:59:59Z"}))).unwrap());
+        assert!(inc.keep(leaked(&json!({"updated": "2024-01-01T23:00:00Z"}))).unwrap());
+        assert!(inc.keep(leaked(&json!({"updated": "2024-01-01T23:30:00Z"}))).unwrap());
         assert_eq!(inc.new_state().unwrap(), Some(json!("2024-01-02T00:00:00Z")), "nothing newer: the old state stays");
-        assert!(inc.keep(rec(json!({"updated": "2024-01-03T00:00:00.5+00:00"})).root()).unwrap());
+        assert!(inc.keep(leaked(&json!({"updated": "2024-01-03T00:00:00.5+00:00"}))).unwrap());
         assert_eq!(inc.new_state().unwrap(), Some(json!("2024-01-03T00:00:00.5+00:00")));
-        assert!(inc.keep(rec(json!({"id": 1})).root()).is_err());
+        assert!(inc.keep(leaked(&json!({"id": 1}))).is_err());
 
         let s = spec(Some(json!(10)), Some(json!(20)), None);
         let mut inc = Incremental::new(&s, None).unwrap();
-        let kept: Vec<i64> = (5..25).filter(|i| inc.keep(rec(json!({"updated": i})).root()).unwrap()).collect();
+        let kept: Vec<i64> = (5..25).filter(|i| inc.keep(leaked(&json!({"updated": i}))).unwrap()).collect();
         assert_eq!(kept, (10..20).collect::<Vec<_>>());
         assert_eq!(inc.new_state().unwrap(), None, "a backfill with end_value leaves the state");
         assert_eq!(compare(&json!("2024-01-01T00:00:00Z"), &json!(1704067199)).unwrap(), Ordering::Greater);

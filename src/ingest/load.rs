@@ -715,7 +715,7 @@ impl<'c> Loader<'c> {
                                 system_checked: false,
                                 variants: FastMap::default(),
                                 pending: Batch::default(),
-                                            },
+                            },
                         );
                     }
                 }

@@ -549,7 +549,7 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::doc::{Doc, Records};
+    use crate::ingest::doc::{Records, leaked};
     use serde_json::{Value, json};
 
     #[test]
@@ -585,9 +585,7 @@ mod tests {
     }
 
     fn infer(v: Value) -> Scalar<'static> {
-        // Leaked: a test's few documents outlive the scalars borrowing them.
-        let doc: &'static Doc = Box::leak(Box::new(Doc::from_value(&v)));
-        Scalar::infer(doc.root())
+        Scalar::infer(leaked(&v))
     }
 
     #[test]
