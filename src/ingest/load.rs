@@ -107,7 +107,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::doc::Record;
-use super::normalize::{DataType, FastBuild, FastMap, FlatRow, Normalizer, snake_case};
+use super::normalize::{ColId, DataType, FastBuild, FastMap, FlatRow, Normalizer, snake_case};
 use super::schema::{Columns, StoredSchema, TableSchema, coerce, variant_name};
 use super::{ContractMode, CursorState, MergeStrategy, Page, ResourceLoad, WriteDisposition};
 use crate::adapter::{Column, ColumnValues, Connection, Datum, Relation};
@@ -243,8 +243,32 @@ struct TableState {
     staged_rows: u64,
     system_checked: bool,
     variants: FastMap<(Arc<str>, DataType), Arc<str>>,
+    /// By normalized column ([`ColId`]): 1 + its index in `columns`, 0 when
+    /// not looked up yet. Columns are only ever added, so an index, once
+    /// found, stays right.
+    column_of: Vec<u32>,
     /// Rows normalized but not yet appended.
     pending: Batch,
+}
+
+impl TableState {
+    /// The index and type of normalized column `id` (named `name`), if the
+    /// table has it.
+    fn column(&mut self, id: ColId, name: &str) -> Option<(usize, DataType)> {
+        let slot = id.index();
+        if let Some(&k) = self.column_of.get(slot)
+            && k > 0
+        {
+            let idx = k as usize - 1;
+            return self.columns.list.get_index(idx).map(|(_, ty)| (idx, *ty));
+        }
+        let found = self.columns.get(name)?;
+        if self.column_of.len() <= slot {
+            self.column_of.resize(slot + 1, 0);
+        }
+        self.column_of[slot] = u32::try_from(found.0 + 1).unwrap_or(0);
+        Some(found)
+    }
 }
 
 /// Rows of one table waiting to be appended, column-wise: `cols[0]` holds
@@ -633,6 +657,7 @@ impl<'c> Loader<'c> {
                 staged_rows: 0,
                 system_checked: false,
                 variants: FastMap::default(),
+                column_of: Vec::new(),
                 pending: Batch::default(),
             },
         );
@@ -714,6 +739,7 @@ impl<'c> Loader<'c> {
                                 staged_rows: 0,
                                 system_checked: false,
                                 variants: FastMap::default(),
+                                column_of: Vec::new(),
                                 pending: Batch::default(),
                             },
                         );
@@ -724,12 +750,13 @@ impl<'c> Loader<'c> {
                 plan.clear();
                 let mut discard_row = false;
                 let mut discarded_values = 0u64;
-                for (name, scalar) in &row.cells {
+                for &(id, ref scalar) in &row.cells {
+                    let name = self.norm.name(id);
                     if name.starts_with("_rdbt_") {
                         continue;
                     }
                     let ty = scalar.data_type();
-                    let (entity, target_name, column_type) = match table.columns.get(name) {
+                    let (entity, target_name, column_type) = match table.column(id, name) {
                         Some((idx, cty)) => match coerce(scalar, cty) {
                             Some(d) => {
                                 plan.push(Placement::Put(idx, d));

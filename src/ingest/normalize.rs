@@ -395,17 +395,40 @@ pub struct FlatRow<'a> {
     pub parent: Option<usize>,
     /// Position in the parent's list.
     pub list_idx: i64,
-    pub cells: Vec<(Arc<str>, Scalar<'a>)>,
+    /// Cells by column; [`Normalizer::name`] tells a column's name.
+    pub cells: Vec<(ColId, Scalar<'a>)>,
+}
+
+/// A normalized column name, interned by the [`Normalizer`]: rows carry
+/// these instead of the names, so that a cell costs no reference count and
+/// the loader finds a cell's column by index rather than by hashing its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ColId(u32);
+
+impl ColId {
+    /// The empty prefix (the top of a row).
+    const TOP: ColId = ColId(0);
+
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
 }
 
 /// Normalizes records into rows, caching normalized names.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Normalizer {
-    /// prefix column name (`""` at the top of a row) → raw key → column name
-    columns: FastMap<Arc<str>, FastMap<Box<str>, Arc<str>>>,
+    /// Column names by id; id 0 is the empty prefix.
+    names: Vec<Arc<str>>,
+    /// By prefix id: raw key → column id (`athlete` + `id` → `athlete__id`).
+    columns: Vec<FastMap<Box<str>, ColId>>,
     /// table → column path → child table name
-    tables: FastMap<Arc<str>, FastMap<Arc<str>, Arc<str>>>,
-    empty: Option<Arc<str>>,
+    tables: FastMap<Arc<str>, FastMap<ColId, Arc<str>>>,
+}
+
+impl Default for Normalizer {
+    fn default() -> Normalizer {
+        Normalizer { names: vec![Arc::from("")], columns: vec![FastMap::default()], tables: FastMap::default() }
+    }
 }
 
 const VALUE_COLUMN: &str = "value";
@@ -416,28 +439,32 @@ impl Normalizer {
         Normalizer::default()
     }
 
-    fn empty(&mut self) -> Arc<str> {
-        self.empty.get_or_insert_with(|| Arc::from("")).clone()
+    /// The name of column `id`.
+    pub fn name(&self, id: ColId) -> &Arc<str> {
+        &self.names[id.index()]
     }
 
-    /// The column name of `raw` under `prefix` (`athlete` + `id` → `athlete__id`).
-    pub fn column(&mut self, prefix: &Arc<str>, raw: &str) -> Arc<str> {
-        if let Some(n) = self.columns.get(prefix).and_then(|m| m.get(raw)) {
-            return n.clone();
+    /// The column `raw` under `prefix` (`athlete` + `id` → `athlete__id`).
+    pub fn column(&mut self, prefix: ColId, raw: &str) -> ColId {
+        if let Some(id) = self.columns[prefix.index()].get(raw) {
+            return *id;
         }
         let frag = snake_case(raw);
-        let name: Arc<str> = if prefix.is_empty() { Arc::from(frag) } else { Arc::from(format!("{prefix}__{frag}")) };
-        self.columns.entry(prefix.clone()).or_default().insert(raw.into(), name.clone());
-        name
+        let name: Arc<str> = if prefix == ColId::TOP { Arc::from(frag) } else { Arc::from(format!("{}__{frag}", self.names[prefix.index()])) };
+        let id = ColId(u32::try_from(self.names.len()).unwrap_or(u32::MAX));
+        self.names.push(name);
+        self.columns.push(FastMap::default());
+        self.columns[prefix.index()].insert(raw.into(), id);
+        id
     }
 
     /// The child table holding the list found at column path `path` of `table`.
-    pub fn child_table(&mut self, table: &Arc<str>, path: &Arc<str>) -> Arc<str> {
-        if let Some(n) = self.tables.get(table).and_then(|m| m.get(path)) {
+    pub fn child_table(&mut self, table: &Arc<str>, path: ColId) -> Arc<str> {
+        if let Some(n) = self.tables.get(table).and_then(|m| m.get(&path)) {
             return n.clone();
         }
-        let name: Arc<str> = Arc::from(format!("{table}__{path}"));
-        self.tables.entry(table.clone()).or_default().insert(path.clone(), name.clone());
+        let name: Arc<str> = Arc::from(format!("{table}__{}", self.names[path.index()]));
+        self.tables.entry(table.clone()).or_default().insert(path, name.clone());
         name
     }
 
@@ -449,9 +476,8 @@ impl Normalizer {
         if record.json.is_object() {
             self.row(table, record.fields(), None, 0, 0, max_nesting, out);
         } else {
-            let empty = self.empty();
             out.push(FlatRow { table: table.clone(), parent: None, list_idx: 0, cells: Vec::new() });
-            let col = self.column(&empty, VALUE_COLUMN);
+            let col = self.column(ColId::TOP, VALUE_COLUMN);
             self.value(table, col, record.json, 0, 0, max_nesting, out);
         }
     }
@@ -469,15 +495,14 @@ impl Normalizer {
     ) {
         let me = out.len();
         out.push(FlatRow { table: table.clone(), parent, list_idx, cells: Vec::with_capacity(members.size_hint().0.max(8)) });
-        let empty = self.empty();
-        self.fields(table, &empty, members, me, level, max, out);
+        self.fields(table, ColId::TOP, members, me, level, max, out);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn fields<'a>(
         &mut self,
         table: &Arc<str>,
-        prefix: &Arc<str>,
+        prefix: ColId,
         members: impl Iterator<Item = (&'a str, JsonRef<'a>)>,
         row: usize,
         level: usize,
@@ -498,7 +523,7 @@ impl Normalizer {
     fn value<'a>(
         &mut self,
         table: &Arc<str>,
-        col: Arc<str>,
+        col: ColId,
         v: JsonRef<'a>,
         row: usize,
         level: usize,
@@ -508,9 +533,9 @@ impl Normalizer {
         let nest = max.is_none_or(|m| level < m);
         match v.kind() {
             Kind::Null => {}
-            Kind::Object if nest => self.fields(table, &col, v.members(), row, level + 1, max, out),
+            Kind::Object if nest => self.fields(table, col, v.members(), row, level + 1, max, out),
             Kind::Array if nest => {
-                let child = self.child_table(table, &col);
+                let child = self.child_table(table, col);
                 for (i, item) in v.items().enumerate() {
                     self.element(&child, item, row, i as i64, level + 1, max, out);
                 }
@@ -538,9 +563,8 @@ impl Normalizer {
             // `list` field unnests further.
             let me = out.len();
             out.push(FlatRow { table: table.clone(), parent: Some(parent), list_idx: idx, cells: Vec::new() });
-            let empty = self.empty();
             let field = if item.is_array() { LIST_FIELD } else { VALUE_COLUMN };
-            let col = self.column(&empty, field);
+            let col = self.column(ColId::TOP, field);
             self.value(table, col, item, me, level, max, out);
         }
     }
@@ -629,7 +653,7 @@ mod tests {
                     r.table.to_string(),
                     r.parent,
                     r.list_idx,
-                    r.cells.iter().map(|(c, s)| (c.to_string(), s.data_type())).collect(),
+                    r.cells.iter().map(|(c, s)| (n.name(*c).to_string(), s.data_type())).collect(),
                 )
             })
             .collect()
