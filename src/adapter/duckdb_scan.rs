@@ -17,7 +17,7 @@ use std::error::Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeHandle, LogicalTypeId};
+use duckdb::core::{DataChunkHandle, FlatVector, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use super::{Cell, ColumnValues};
@@ -157,7 +157,9 @@ impl VTab for ColumnScan {
                 .with(|cols| {
                     for (i, (col, kind)) in cols.iter().zip(&bind.kinds).enumerate() {
                         let cells = col.cells.get(start..start + n).unwrap_or_default();
-                        fill(&mut out.flat_vector(i), *kind, cells, &col.text);
+                        // SAFETY: `i` is one of the chunk's columns (one per batch column, as bound).
+                        let raw = unsafe { duckdb::ffi::duckdb_data_chunk_get_vector(out.get_ptr(), i as u64) };
+                        fill(&mut out.flat_vector(i), raw, *kind, cells, &col.text);
                     }
                 })
                 .ok_or("rdbt column scan: the batch was taken back")?;
@@ -168,8 +170,9 @@ impl VTab for ColumnScan {
     }
 }
 
-/// Writes `cells` into rows `0..cells.len()` of `v`.
-fn fill(v: &mut FlatVector<'_>, kind: Kind, cells: &[Cell], text: &str) {
+/// Writes `cells` into rows `0..cells.len()` of `v` (`raw` is the same
+/// vector, for the string writes the wrapper does not offer).
+fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cells: &[Cell], text: &str) {
     match kind {
         // SAFETY (the three fixed-width kinds): the vector has the type
         // `kind.type_id()` declared in `bind`, whose values are the `T` given.
@@ -218,7 +221,11 @@ fn fill(v: &mut FlatVector<'_>, kind: Kind, cells: &[Cell], text: &str) {
                         }
                     }
                 };
-                v.insert(r, s);
+                // SAFETY: `raw` is this VARCHAR vector and `r` below its
+                // capacity; `s` is a `&str`, so valid UTF-8, which is what
+                // the checked `duckdb_vector_assign_string_element_len`
+                // would verify again, string by string.
+                unsafe { duckdb::ffi::duckdb_unsafe_vector_assign_string_element_len(raw, r as u64, s.as_ptr().cast(), s.len() as u64) };
             }
             for r in nulls {
                 v.set_null(r);

@@ -53,9 +53,21 @@ impl Doc {
             return Err(serde::de::Error::custom("the document is larger than 4 GiB"));
         }
         let mut doc = Doc { nodes: Vec::with_capacity(bytes.len() / 12), text: String::with_capacity(bytes.len() / 2) };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        Tape(&mut doc).deserialize(&mut de)?;
-        de.end()?;
+        // Checking the whole body's UTF-8 at once lets the parser skip its
+        // check of every string; a body that fails is parsed from bytes,
+        // so that its error is the one `from_slice` gives.
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                Tape(&mut doc).deserialize(&mut de)?;
+                de.end()?;
+            }
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                Tape(&mut doc).deserialize(&mut de)?;
+                de.end()?;
+            }
+        }
         Ok(doc)
     }
 
@@ -642,6 +654,12 @@ mod tests {
         for d in [r#"{"a": [1, 2"#, r#"{"a": 1} trailing"#, "not json", "", "1e400", "[1,]", deep.as_str()] {
             let ours = Doc::parse(d.as_bytes()).expect_err("invalid");
             let theirs = serde_json::from_str::<Value>(d).expect_err("invalid");
+            assert_eq!(ours.to_string(), theirs.to_string());
+        }
+        // Bytes that are not UTF-8, in a string and outside one.
+        for d in [&b"{\"a\": \"ok\", \"b\": \"\xff\"}"[..], b"[1, \xc3]", b"\"\xe2\x82\""] {
+            let ours = Doc::parse(d).expect_err("invalid");
+            let theirs = serde_json::from_slice::<Value>(d).expect_err("invalid");
             assert_eq!(ours.to_string(), theirs.to_string());
         }
     }
