@@ -6,7 +6,7 @@
 //! activities/s, rows/s over all tables and the peak resident memory.
 //!
 //!   scripts/bench_ingest.sh 100000 1000000        # release build, dlt too when installed
-//!   cargo run --no-default-features --features datafusion --release --example bench_ingest -- --activities 100000 [--url URL] [--disposition append]
+//!   cargo run --no-default-features --features datafusion --release --example bench_ingest -- --activities 100000 [--url URL] [--disposition append] [--keep]
 
 use std::time::Instant;
 
@@ -35,15 +35,20 @@ fn main() {
     // DuckDB's buffer cache grows to most of the RAM unless limited (a
     // profile's `settings: {memory_limit: ...}`); the loader itself streams.
     let mut memory_limit = "256MB".to_string();
+    let mut keep = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--keep" {
+            keep = true;
+            continue;
+        }
         match (a.as_str(), args.next()) {
             ("--activities", Some(v)) if v.parse::<usize>().is_ok() => activities = v.parse().unwrap_or(activities),
             ("--url", Some(v)) => url = Some(v),
             ("--disposition", Some(v)) if v == "merge" || v == "append" => disposition = v,
             ("--memory-limit", Some(v)) => memory_limit = v,
             _ => {
-                eprintln!("usage: bench_ingest [--activities N] [--url URL of a running strava_api] [--disposition merge|append] [--memory-limit 256MB|default]");
+                eprintln!("usage: bench_ingest [--activities N] [--url URL of a running strava_api] [--disposition merge|append] [--memory-limit 256MB|default] [--keep (the database file, to inspect)]");
                 std::process::exit(2);
             }
         }
@@ -130,5 +135,9 @@ fn main() {
         }
     }
     drop(conn);
-    let _ = std::fs::remove_dir_all(&dir);
+    if keep {
+        println!("  database    {}", path.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -109,17 +109,17 @@ fn append_flattens_types_and_child_tables() {
             t("athlete__resource_state", "BIGINT"),
             t("map__summary_polyline", "VARCHAR"),
             t("_rdbt_load_id", "VARCHAR"),
-            t("_rdbt_id", "VARCHAR"),
+            t("_rdbt_id", "UUID"),
         ]
     );
     assert_eq!(
         columns(c.as_mut(), "activities__laps"),
         vec![
             t("lap_index", "BIGINT"),
-            t("_rdbt_parent_id", "VARCHAR"),
+            t("_rdbt_parent_id", "UUID"),
             t("_rdbt_list_idx", "BIGINT"),
-            t("_rdbt_root_id", "VARCHAR"),
-            t("_rdbt_id", "VARCHAR"),
+            t("_rdbt_root_id", "UUID"),
+            t("_rdbt_id", "UUID"),
         ]
     );
     assert_eq!(
@@ -223,6 +223,63 @@ fn merge_delete_insert_keeps_last_record_per_key() {
     assert!(!columns(c.as_mut(), "athletes").iter().any(|(n, _)| n == "new_col"));
 }
 
+/// Tables loaded by rdbt versions before ids were UUIDs have text id
+/// columns: later loads keep writing the ids' 22-character text there and in
+/// the family's new child tables, so joins and scd2 matching go on working.
+#[test]
+fn text_id_columns_of_earlier_versions_are_kept() {
+    let mut c = conn();
+    c.execute(
+        "CREATE SCHEMA strava;
+         CREATE TABLE strava.athletes (id BIGINT, v VARCHAR, _rdbt_load_id VARCHAR, _rdbt_id VARCHAR);
+         INSERT INTO strava.athletes VALUES (1, 'old', 'l0', 'AAAAAAAAAAAAAAAAAAAAAA'), (2, 'kept', 'l0', 'BAAAAAAAAAAAAAAAAAAAAA');
+         CREATE TABLE strava.clubs (id BIGINT, name VARCHAR, _rdbt_load_id VARCHAR, _rdbt_id VARCHAR,
+             _rdbt_valid_from TIMESTAMP WITH TIME ZONE, _rdbt_valid_to TIMESTAMP WITH TIME ZONE);
+         INSERT INTO strava.clubs VALUES (1, 'a', 'l0', 'IOOx9l5nwgyygKkCFE8D_B', '2024-01-01 00:00:00+00', NULL);",
+    )
+    .expect("tables of an earlier version");
+    let mut r = resource("athletes", WriteDisposition::Merge(MergeStrategy::DeleteInsert));
+    r.primary_key = vec!["id".into()];
+    // Key 3 twice in one load: the superseded record's rows are deleted by id.
+    load(
+        c.as_mut(),
+        &r,
+        &[json!([{"id": 1, "v": "new", "tags": ["x", "y"]}, {"id": 3, "v": "first", "tags": ["p"]}]), json!([{"id": 3, "v": "second", "tags": ["q"]}])],
+        &[],
+    )
+    .expect("load");
+    let t = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        columns(c.as_mut(), "athletes__tags"),
+        vec![
+            t("value", "VARCHAR"),
+            t("_rdbt_parent_id", "VARCHAR"),
+            t("_rdbt_list_idx", "BIGINT"),
+            t("_rdbt_root_id", "VARCHAR"),
+            t("_rdbt_id", "VARCHAR"),
+        ]
+    );
+    assert_eq!(
+        rows(c.as_mut(), "SELECT id, v, length(_rdbt_id) FROM strava.athletes ORDER BY id"),
+        vec![vec![json!(1), json!("new"), json!(22)], vec![json!(2), json!("kept"), json!(22)], vec![json!(3), json!("second"), json!(22)]]
+    );
+    assert_eq!(
+        rows(
+            c.as_mut(),
+            "SELECT a.id, t.value, length(t._rdbt_id) FROM strava.athletes__tags t JOIN strava.athletes a ON t._rdbt_parent_id = a._rdbt_id AND t._rdbt_root_id = a._rdbt_id ORDER BY 1, 2"
+        ),
+        vec![vec![json!(1), json!("x"), json!(22)], vec![json!(1), json!("y"), json!(22)], vec![json!(3), json!("q"), json!(22)]]
+    );
+    // An unchanged record matches its version written by the earlier
+    // version (same content id text): no new version.
+    let r = resource("clubs", WriteDisposition::Merge(MergeStrategy::Scd2));
+    load(c.as_mut(), &r, &[json!([{"id": 1, "name": "a"}])], &[]).expect("scd2");
+    assert_eq!(
+        rows(c.as_mut(), "SELECT id, name, _rdbt_load_id, _rdbt_valid_to IS NULL FROM strava.clubs"),
+        vec![vec![json!(1), json!("a"), json!("l0"), json!(true)]]
+    );
+}
+
 #[test]
 fn merge_by_merge_key_replaces_partitions() {
     let mut c = conn();
@@ -289,7 +346,7 @@ fn schema_drift_adds_columns_and_variants() {
             t("id", "BIGINT"),
             t("amount", "BIGINT"),
             t("_rdbt_load_id", "VARCHAR"),
-            t("_rdbt_id", "VARCHAR"),
+            t("_rdbt_id", "UUID"),
             t("amount__v_text", "VARCHAR"),
             t("extra", "BOOLEAN"),
             t("amount__v_double", "DOUBLE"),

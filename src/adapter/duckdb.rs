@@ -1210,6 +1210,36 @@ mod tests {
     }
 
     #[test]
+    fn append_columns_writes_uuids_as_duckdb_prints_and_sorts_them() {
+        let mut c = mem();
+        c.execute("create schema s; create table s.u (n bigint, u uuid, t varchar)").expect("create");
+        let cols: Vec<Column> = [("n", "BIGINT"), ("u", "UUID"), ("t", "VARCHAR")]
+            .iter()
+            .map(|(n, t)| Column { name: n.to_string(), data_type: t.to_string() })
+            .collect();
+        // Top bit clear and set, the extremes, and a NULL.
+        let ids: [u128; 5] = [0x0123_4567_89ab_cdef_0011_2233_4455_6677, 0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff, 0, u128::MAX, 1 << 127];
+        let mut uuids: Vec<Datum<'_>> = ids.iter().map(|v| Datum::Uuid(*v)).collect();
+        uuids.push(Datum::Null);
+        // A column mixing UUIDs with text is written as text.
+        let mut mixed: Vec<Datum<'_>> = ids.iter().map(|v| Datum::Uuid(*v)).collect();
+        mixed.push(Datum::Text(Cow::Borrowed("x")));
+        let values: Vec<ColumnValues> = vec![(0..6).map(Datum::Int).collect(), uuids.into_iter().collect(), mixed.into_iter().collect()];
+        let t = Relation::new("", "s", "u");
+        assert_eq!(c.append_columns(&t, &cols, &values).expect("append"), 6);
+        let r = c.query("select u::varchar, t from s.u order by n").expect("q");
+        let mut want: Vec<Vec<Value>> = ids.iter().map(|v| vec![json!(super::super::uuid_text(*v)), json!(super::super::uuid_text(*v))]).collect();
+        want.push(vec![Value::Null, json!("x")]);
+        assert_eq!(r.rows, want);
+        assert_eq!(super::super::uuid_text(ids[0]), "01234567-89ab-cdef-0011-223344556677");
+        // DuckDB orders UUIDs as their text.
+        let r = c.query("select n from s.u where u is not null order by u").expect("q");
+        let mut by_text: Vec<(String, i64)> = ids.iter().enumerate().map(|(i, v)| (super::super::uuid_text(*v), i as i64)).collect();
+        by_text.sort();
+        assert_eq!(r.rows, by_text.into_iter().map(|(_, n)| vec![json!(n)]).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn append_columns_first_used_in_a_rolled_back_transaction() {
         // DuckDB drops a function registered in a transaction that rolls
         // back: the next append registers it anew.

@@ -68,6 +68,7 @@ enum Kind {
     Int,
     Double,
     Bool,
+    Uuid,
     /// Text cells, and any mix of kinds that is not ints with doubles
     /// (numbers and booleans are then written as text and cast by the INSERT).
     Text,
@@ -79,6 +80,7 @@ impl Kind {
             Kind::Int => LogicalTypeId::Bigint,
             Kind::Double => LogicalTypeId::Double,
             Kind::Bool => LogicalTypeId::Boolean,
+            Kind::Uuid => LogicalTypeId::Uuid,
             Kind::Text => LogicalTypeId::Varchar,
         }
     }
@@ -92,6 +94,7 @@ fn kind_of(col: &ColumnValues) -> Kind {
             Cell::Bool(_) => Kind::Bool,
             Cell::Int(_) => Kind::Int,
             Cell::Double(_) => Kind::Double,
+            Cell::Uuid(..) => Kind::Uuid,
             Cell::Text(..) => return Kind::Text,
         };
         kind = Some(match (kind, k) {
@@ -174,7 +177,7 @@ impl VTab for ColumnScan {
 /// vector, for the string writes the wrapper does not offer).
 fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cells: &[Cell], text: &str) {
     match kind {
-        // SAFETY (the three fixed-width kinds): the vector has the type
+        // SAFETY (the fixed-width kinds): the vector has the type
         // `kind.type_id()` declared in `bind`, whose values are the `T` given.
         Kind::Int => unsafe {
             fill_fixed(v, cells, |c| match c {
@@ -192,6 +195,14 @@ fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cel
         Kind::Bool => unsafe {
             fill_fixed(v, cells, |c| match c {
                 Cell::Bool(x) => Some(*x),
+                _ => None,
+            })
+        },
+        // DuckDB keeps a UUID as a HUGEINT (low word first) whose top bit
+        // is flipped, so that UUIDs sort as their text does.
+        Kind::Uuid => unsafe {
+            fill_fixed(v, cells, |c| match c {
+                Cell::Uuid(hi, lo) => Some([*lo, *hi ^ (1 << 63)]),
                 _ => None,
             })
         },
@@ -220,6 +231,10 @@ fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cel
                             "false"
                         }
                     }
+                    Cell::Uuid(hi, lo) => {
+                        buf = super::uuid_text((u128::from(*hi) << 64) | u128::from(*lo));
+                        &buf
+                    }
                 };
                 // SAFETY: `raw` is this VARCHAR vector and `r` below its
                 // capacity; `s` is a `&str`, so valid UTF-8, which is what
@@ -239,7 +254,7 @@ fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cel
 ///
 /// # Safety
 /// The vector's values must be `T`s (BIGINT: `i64`, DOUBLE: `f64`,
-/// BOOLEAN: `bool`) and `cells` no longer than its capacity (a vector's
+/// BOOLEAN: `bool`, UUID: `[u64; 2]`) and `cells` no longer than its capacity (a vector's
 /// 2,048 rows).
 unsafe fn fill_fixed<T: Copy>(v: &mut FlatVector<'_>, cells: &[Cell], value: impl Fn(&Cell) -> Option<T>) {
     // SAFETY: see the function's contract.

@@ -111,6 +111,21 @@ pub enum Datum<'a> {
     Int(i64),
     Double(f64),
     Text(std::borrow::Cow<'a, str>),
+    /// A 128-bit id for a `UUID` column (text, `8-4-4-4-12` hex digits,
+    /// elsewhere).
+    Uuid(u128),
+}
+
+/// The `8-4-4-4-12` hex form of a UUID, as DuckDB prints one.
+pub fn uuid_text(v: u128) -> String {
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        (v >> 96) as u32,
+        (v >> 80) as u16,
+        (v >> 64) as u16,
+        (v >> 48) as u16,
+        (v & 0xffff_ffff_ffff) as u64
+    )
 }
 
 impl Datum<'_> {
@@ -122,6 +137,7 @@ impl Datum<'_> {
             Datum::Int(i) => Value::from(*i),
             Datum::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Datum::Text(s) => Value::String(s.to_string()),
+            Datum::Uuid(v) => Value::String(uuid_text(*v)),
         }
     }
 }
@@ -143,6 +159,9 @@ enum Cell {
     Double(f64),
     /// A byte range of `ColumnValues::text`.
     Text(usize, usize),
+    /// A UUID's high and low 64 bits (two words rather than a `u128`, whose
+    /// 16-byte alignment would make every cell a third larger).
+    Uuid(u64, u64),
 }
 
 impl ColumnValues {
@@ -170,6 +189,7 @@ impl ColumnValues {
                 self.text.push_str(t);
                 Cell::Text(start, self.text.len())
             }
+            Datum::Uuid(v) => Cell::Uuid((*v >> 64) as u64, *v as u64),
         }
     }
 
@@ -203,6 +223,7 @@ impl ColumnValues {
             Some(Cell::Int(v)) => Datum::Int(*v),
             Some(Cell::Double(f)) => Datum::Double(*f),
             Some(Cell::Text(a, b)) => Datum::Text(std::borrow::Cow::Borrowed(self.text.get(*a..*b).unwrap_or(""))),
+            Some(Cell::Uuid(hi, lo)) => Datum::Uuid((u128::from(*hi) << 64) | u128::from(*lo)),
         }
     }
 
@@ -277,7 +298,7 @@ pub trait Connection: Send {
     /// values of `columns[i]`, every column the same length; columns of the
     /// table not named get NULL. Values have the column's type
     /// (`BIGINT` ← `Int`, `DOUBLE` ← `Double`, `BOOLEAN` ← `Bool`,
-    /// `VARCHAR` ← `Text`), so an engine can skip casting (DuckDB copies
+    /// `VARCHAR` ← `Text`, `UUID` ← `Uuid`), so an engine can skip casting (DuckDB copies
     /// them into its vectors as they are); `Text` going to another type (`TIMESTAMP WITH TIME ZONE`,
     /// `DATE`, `JSON`) is cast from text as `CAST(text AS type)` would. The
     /// default goes through `insert_rows`.

@@ -125,6 +125,9 @@ pub enum DataType {
     Timestamp,
     Date,
     Json,
+    /// The loader's own 128-bit ids (`_rdbt_id`, `_rdbt_parent_id`,
+    /// `_rdbt_root_id`); never inferred from data.
+    Uuid,
 }
 
 impl DataType {
@@ -138,6 +141,7 @@ impl DataType {
             DataType::Timestamp => "timestamp",
             DataType::Date => "date",
             DataType::Json => "json",
+            DataType::Uuid => "uuid",
         }
     }
 
@@ -151,6 +155,7 @@ impl DataType {
             DataType::Timestamp => "TIMESTAMP WITH TIME ZONE",
             DataType::Date => "DATE",
             DataType::Json => "JSON",
+            DataType::Uuid => "UUID",
         }
     }
 
@@ -163,6 +168,7 @@ impl DataType {
             DataType::Bigint => "BIGINT",
             DataType::Double => "DOUBLE",
             DataType::Bool => "BOOLEAN",
+            DataType::Uuid => "UUID",
             _ => "VARCHAR",
         }
     }
@@ -180,6 +186,7 @@ impl DataType {
             }
             "DATE" => DataType::Date,
             "JSON" => DataType::Json,
+            "UUID" => DataType::Uuid,
             _ if t.starts_with("DECIMAL") || t.starts_with("NUMERIC") => DataType::Double,
             _ => DataType::Text,
         }

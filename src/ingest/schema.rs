@@ -62,8 +62,25 @@ pub fn coerce<'a>(s: &Scalar<'a>, to: DataType) -> Option<Datum<'a>> {
             _ => return None,
         },
         (other, T::Json) => Datum::Text(Cow::Owned(scalar_json(other))),
+        (Scalar::Text(t), T::Uuid) => Datum::Uuid(parse_uuid(t)?),
         _ => return None,
     })
+}
+
+/// A UUID in its `8-4-4-4-12` hex form (either case).
+fn parse_uuid(t: &str) -> Option<u128> {
+    let b = t.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, c) in b.iter().enumerate() {
+        if [8, 13, 18, 23].contains(&i) {
+            continue;
+        }
+        v = (v << 4) | u128::from(char::from(*c).to_digit(16)?);
+    }
+    Some(v)
 }
 
 /// A double as JSON prints it (`1.0`, `2.5e-7`).
@@ -180,6 +197,12 @@ mod tests {
         let obj = leaked(&json!({"a": [1]}));
         assert_eq!(coerce(&Scalar::Json(obj), T::Text), text("{\"a\":[1]}"));
         assert_eq!(coerce(&Scalar::Json(obj), T::Bigint), None);
+        // Text into a UUID column (one made by an earlier load or by hand).
+        assert_eq!(c(&json!("0123ABCD-4567-89ab-cdef-0123456789AB"), T::Uuid), Some(Datum::Uuid(0x0123abcd_4567_89ab_cdef_0123456789ab)));
+        assert_eq!(c(&json!("0123abcd-4567-89ab-cdef-0123456789a"), T::Uuid), None);
+        assert_eq!(c(&json!("0123abcd+4567-89ab-cdef-0123456789ab"), T::Uuid), None);
+        assert_eq!(c(&json!("0123abcg-4567-89ab-cdef-0123456789ab"), T::Uuid), None);
+        assert_eq!(c(&json!(7), T::Uuid), None);
     }
 
     #[test]
