@@ -47,6 +47,22 @@ fn build_matches_dbt_golden() {
     assert!(diffs.is_empty(), "target/compiled differs from dbt-core's:\n{}", diffs.join("\n"));
 }
 
+/// A finished command leaves its changes in the database file itself, as
+/// dbt-duckdb does by closing the database: a copy of the file alone holds
+/// every relation (nothing is left only in DuckDB's `.wal`).
+#[test]
+fn build_leaves_everything_in_the_database_file() {
+    let p = copy_fixture("jaffle");
+    p.rdbt_expect(&["seed"], 0);
+    p.rdbt_expect(&["build"], 0);
+    let wal = p.path(&format!("{DB}.wal"));
+    assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0), "{} is left with changes", wal.display());
+    // Same file name: views name the database (the file's stem).
+    std::fs::create_dir_all(p.path("copy")).expect("mkdir");
+    std::fs::copy(p.path(DB), p.path(&format!("copy/{DB}"))).expect("copy");
+    assert_relations_eq(&p.dump(&format!("copy/{DB}")), &golden("relations_first_build.json"), "a copy of the database file alone");
+}
+
 fn incremental_flags(dump: &Value) -> Vec<(String, String)> {
     let rel = relation(dump, "main.fct_payments");
     let cols: Vec<&str> = rel["columns"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();

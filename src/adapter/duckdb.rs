@@ -134,6 +134,10 @@ impl Adapter for DuckDbAdapter {
     fn connect(&self) -> AdapterResult<Box<dyn Connection>> {
         Ok(Box::new(self.connection()?))
     }
+    fn checkpoint(&self) -> AdapterResult<()> {
+        let base = self.base.lock().map_err(|_| AdapterError::new("DuckDB connection lock poisoned"))?;
+        base.execute_batch("CHECKPOINT").map_err(err)
+    }
 }
 
 /// A session on the shared DuckDB database.

@@ -256,6 +256,14 @@ pub trait Adapter: Send + Sync {
     /// The database name relations live in (dbt's `target.database`).
     fn database(&self) -> &str;
     fn connect(&self) -> AdapterResult<Box<dyn Connection>>;
+    /// Makes everything committed durable in the database file itself, for
+    /// a process that exits without closing the engine (DuckDB: a
+    /// `CHECKPOINT`, which closing would run; until then committed changes
+    /// live in the `.wal` file next to the database, and a copy of the
+    /// database file alone would miss them).
+    fn checkpoint(&self) -> AdapterResult<()> {
+        Ok(())
+    }
     /// Quotes an identifier in this dialect.
     fn quote(&self, identifier: &str) -> String {
         format!("\"{}\"", identifier.replace('"', "\"\""))

@@ -372,7 +372,12 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
     } else {
         EXIT_OK
     };
-    // The process exits next: skip freeing the manifest and environment.
+    // The process exits next without closing the engine (freeing the
+    // manifest and environment is skipped): write the committed changes
+    // into the database file, as closing would.
+    if let Err(e) = rt.adapter.checkpoint() {
+        out.diagnostic(&Diagnostic::warning("checkpoint", format!("could not checkpoint the database: {}", e.message)));
+    }
     std::mem::forget(rt);
     std::mem::forget(inv);
     code
