@@ -47,9 +47,10 @@
 //! - Id columns are `UUID`: DuckDB stores and compresses a fixed 16-byte
 //!   value far more cheaply than the ids' text (`RDBT_LOG_SQL=1`: the
 //!   COMMIT of a 100,000-activity load took 0.40–0.43 s with 22-character
-//!   text ids, 0.25–0.27 s with UUIDs). Tables created by earlier versions have text id columns; their
-//!   families keep text ids (the ids' 22-character URL-safe base64), so old
-//!   and new rows, parents and children, and scd2 content ids still match.
+//!   text ids, 0.25–0.27 s with UUIDs). Tables created by earlier versions
+//!   have text id columns; their families keep text ids (the ids'
+//!   22-character URL-safe base64), so old and new rows, parents and
+//!   children, and scd2 content ids still match.
 //! - Types, coercion and variant columns: [`super::schema`].
 //!
 //! # Write dispositions (per root table; child tables follow their root)
