@@ -254,6 +254,9 @@ struct TableState {
     /// not looked up yet. Columns are only ever added, so an index, once
     /// found, stays right.
     column_of: Vec<u32>,
+    /// Where the system columns are (found when `system_checked` is set;
+    /// columns are only ever added, so they stay there).
+    system: SystemColumns,
     /// Rows normalized but not yet appended.
     pending: Batch,
 }
@@ -391,8 +394,8 @@ impl LoadKeys {
 }
 
 /// Sets a system column of the row just started, if the table has it.
-fn set_sys(table: &mut TableState, name: &Arc<str>, d: &Datum<'_>) {
-    if let Some((idx, _)) = table.columns.get(name) {
+fn set_sys(table: &mut TableState, column: Option<(usize, DataType)>, d: &Datum<'_>) {
+    if let Some((idx, _)) = column {
         table.pending.set(idx, d);
     }
 }
@@ -400,11 +403,21 @@ fn set_sys(table: &mut TableState, name: &Arc<str>, d: &Datum<'_>) {
 /// Sets an id column of the row just started, if the table has it: a UUID,
 /// or in a text column (tables of earlier rdbt versions) the id's 22-character
 /// text, so that ids of old and new rows compare alike.
-fn set_id(table: &mut TableState, name: &Arc<str>, id: u128) {
-    if let Some((idx, ty)) = table.columns.get(name) {
+fn set_id(table: &mut TableState, column: Option<(usize, DataType)>, id: u128) {
+    if let Some((idx, ty)) = column {
         let d = if ty == DataType::Uuid { Datum::Uuid(id) } else { Datum::Text(Cow::Owned(encode_id(id))) };
         table.pending.set(idx, &d);
     }
+}
+
+/// The system columns' indexes and types in a table (`None`: it has none).
+#[derive(Debug, Default, Clone, Copy)]
+struct SystemColumns {
+    id: Option<(usize, DataType)>,
+    load_id: Option<(usize, DataType)>,
+    parent_id: Option<(usize, DataType)>,
+    list_idx: Option<(usize, DataType)>,
+    root_id: Option<(usize, DataType)>,
 }
 
 /// Where the loader's engine work goes: the connection itself, or (inside
@@ -688,6 +701,7 @@ impl<'c> Loader<'c> {
                 system_checked: false,
                 variants: FastMap::default(),
                 column_of: Vec::new(),
+                system: SystemColumns::default(),
                 pending: Batch::default(),
             },
         );
@@ -738,7 +752,8 @@ impl<'c> Loader<'c> {
                 }
                 let ctx = Ctx { load, page, record: ri };
                 // Does the table exist (in this load or the destination)?
-                if !self.tables.contains_key(&row.table) {
+                let mut slot = self.tables.get_index_of(&row.table);
+                if slot.is_none() {
                     let parent = row.parent.map(|p| rows[p].table.clone());
                     if self.in_target(&row.table) {
                         self.open_existing(&row.table, parent.as_ref(), &root, &load.resource, direct)?;
@@ -770,20 +785,23 @@ impl<'c> Loader<'c> {
                                 system_checked: false,
                                 variants: FastMap::default(),
                                 column_of: Vec::new(),
+                                system: SystemColumns::default(),
                                 pending: Batch::default(),
                             },
                         );
                     }
+                    slot = self.tables.get_index_of(&row.table);
                 }
+                let Some(slot) = slot else { continue };
                 // The id columns a new table gets: UUID, unless the family's
                 // root table has text ids (made by an earlier rdbt), which
                 // its children must match.
-                let id_type = if self.tables.get(&row.table).is_some_and(|t| !t.system_checked) {
+                let id_type = if self.tables.get_index(slot).is_some_and(|(_, t)| !t.system_checked) {
                     self.tables.get(&root).and_then(|t| t.columns.get(C_ID)).map_or(DataType::Uuid, |(_, ty)| if ty == DataType::Uuid { ty } else { DataType::Text })
                 } else {
                     DataType::Uuid
                 };
-                let Some(table) = self.tables.get_mut(&row.table) else { continue };
+                let Some((_, table)) = self.tables.get_index_mut(slot) else { continue };
                 // Pass 1: decide every cell without changing anything.
                 plan.clear();
                 let mut discard_row = false;
@@ -886,20 +904,28 @@ impl<'c> Loader<'c> {
                     }
                     table.system_checked = true;
                     table.pending.widen(table.columns.len());
+                    table.system = SystemColumns {
+                        id: table.columns.get(&self.sys.id),
+                        load_id: table.columns.get(&self.sys.load_id),
+                        parent_id: table.columns.get(&self.sys.parent_id),
+                        list_idx: table.columns.get(&self.sys.list_idx),
+                        root_id: table.columns.get(&self.sys.root_id),
+                    };
                 }
-                set_id(table, &self.sys.id, ids[i]);
+                let system = table.system;
+                set_id(table, system.id, ids[i]);
                 match row.parent {
                     None => {
-                        set_sys(table, &self.sys.load_id, &Datum::Text(Cow::Borrowed(&self.load_id)));
+                        set_sys(table, system.load_id, &Datum::Text(Cow::Borrowed(&self.load_id)));
                         if !merge_pk.is_empty() {
                             let key: Vec<Datum<'_>> = merge_pk.iter().map(|k| table.columns.get(k).map_or(Datum::Null, |(idx, _)| table.pending.last(idx))).collect();
                             self.load_keys.entry(root.clone()).or_default().see(&key, record_no);
                         }
                     }
                     Some(p) => {
-                        set_id(table, &self.sys.parent_id, ids[p]);
-                        set_sys(table, &self.sys.list_idx, &Datum::Int(row.list_idx));
-                        set_id(table, &self.sys.root_id, ids[0]);
+                        set_id(table, system.parent_id, ids[p]);
+                        set_sys(table, system.list_idx, &Datum::Int(row.list_idx));
+                        set_id(table, system.root_id, ids[0]);
                     }
                 }
             }
