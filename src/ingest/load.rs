@@ -49,8 +49,11 @@
 //!   COMMIT of a 100,000-activity load took 0.40–0.43 s with 22-character
 //!   text ids, 0.25–0.27 s with UUIDs). Tables created by earlier versions
 //!   have text id columns; their families keep text ids (the ids'
-//!   22-character URL-safe base64), so old and new rows, parents and
-//!   children, and scd2 content ids still match.
+//!   22-character URL-safe base64), so a family's ids keep one type and
+//!   scd2 content ids keep matching rows loaded before. (Child ids are
+//!   derived from the parent id's 16 bytes, no longer from its text: a
+//!   child row's id differs from what an earlier version gave it, which
+//!   nothing compares.)
 //! - Types, coercion and variant columns: [`super::schema`].
 //!
 //! # Write dispositions (per root table; child tables follow their root)
@@ -616,6 +619,19 @@ impl<'c> Loader<'c> {
         &self.load_id
     }
 
+    /// The type of the id columns a new table of family `root` gets: UUID,
+    /// unless the family already has text ids (tables an earlier rdbt made:
+    /// the root, or child tables a load stored while their root was since
+    /// dropped), which the new table's ids must compare with.
+    fn family_id_type(&self, root: &str) -> DataType {
+        let text = |ty: DataType| if ty == DataType::Uuid { DataType::Uuid } else { DataType::Text };
+        if let Some((_, ty)) = self.tables.get(root).and_then(|t| t.columns.get(C_ID)) {
+            return text(ty);
+        }
+        let family = self.stored.values().filter(|t| t.root == root);
+        if family.filter_map(|t| t.columns.get(C_ID)).any(|ty| *ty != DataType::Uuid) { DataType::Text } else { DataType::Uuid }
+    }
+
     /// An id of table family `root` as an SQL literal, in the form its id
     /// columns hold (see [`set_id`]).
     fn id_literal(&self, root: &str, id: u128) -> String {
@@ -793,11 +809,8 @@ impl<'c> Loader<'c> {
                     slot = self.tables.get_index_of(&row.table);
                 }
                 let Some(slot) = slot else { continue };
-                // The id columns a new table gets: UUID, unless the family's
-                // root table has text ids (made by an earlier rdbt), which
-                // its children must match.
                 let id_type = if self.tables.get_index(slot).is_some_and(|(_, t)| !t.system_checked) {
-                    self.tables.get(&root).and_then(|t| t.columns.get(C_ID)).map_or(DataType::Uuid, |(_, ty)| if ty == DataType::Uuid { ty } else { DataType::Text })
+                    self.family_id_type(&root)
                 } else {
                     DataType::Uuid
                 };
