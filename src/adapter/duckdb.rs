@@ -812,13 +812,10 @@ fn to_json(v: DValue, hint: Hint) -> Value {
             if hint == Hint::TimestampTz && !s.ends_with("infinity") { Value::String(format!("{s}+00")) } else { Value::String(s) }
         }
         DValue::Text(s) => Value::String(s),
-        DValue::Blob(b) | DValue::Geometry(b) => {
-            if hint == Hint::Uuid && b.len() == 16 {
-                Value::String(format_uuid(&b))
-            } else {
-                Value::String(format_blob(&b))
-            }
-        }
+        DValue::Blob(b) | DValue::Geometry(b) => match <[u8; 16]>::try_from(b.as_slice()) {
+            Ok(bytes) if hint == Hint::Uuid => Value::String(format_uuid(u128::from_be_bytes(bytes))),
+            _ => Value::String(format_blob(&b)),
+        },
         DValue::Date32(d) => Value::String(format_date(d)),
         DValue::Time64(unit, v) => Value::String(format_time(unit.to_micros(v))),
         DValue::Interval { months, days, nanos } => Value::String(format_interval(months, days, nanos)),
@@ -1235,13 +1232,13 @@ mod tests {
         let t = Relation::new("", "s", "u");
         assert_eq!(c.append_columns(&t, &cols, &values).expect("append"), 6);
         let r = c.query("select u::varchar, t from s.u order by n").expect("q");
-        let mut want: Vec<Vec<Value>> = ids.iter().map(|v| vec![json!(super::super::uuid_text(*v)), json!(super::super::uuid_text(*v))]).collect();
+        let mut want: Vec<Vec<Value>> = ids.iter().map(|v| vec![json!(format_uuid(*v)), json!(format_uuid(*v))]).collect();
         want.push(vec![Value::Null, json!("x")]);
         assert_eq!(r.rows, want);
-        assert_eq!(super::super::uuid_text(ids[0]), "01234567-89ab-cdef-0011-223344556677");
+        assert_eq!(format_uuid(ids[0]), "01234567-89ab-cdef-0011-223344556677");
         // DuckDB orders UUIDs as their text.
         let r = c.query("select n from s.u where u is not null order by u").expect("q");
-        let mut by_text: Vec<(String, i64)> = ids.iter().enumerate().map(|(i, v)| (super::super::uuid_text(*v), i as i64)).collect();
+        let mut by_text: Vec<(String, i64)> = ids.iter().enumerate().map(|(i, v)| (format_uuid(*v), i as i64)).collect();
         by_text.sort();
         assert_eq!(r.rows, by_text.into_iter().map(|(_, n)| vec![json!(n)]).collect::<Vec<_>>());
     }

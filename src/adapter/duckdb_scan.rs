@@ -232,7 +232,7 @@ fn fill(v: &mut FlatVector<'_>, raw: duckdb::ffi::duckdb_vector, kind: Kind, cel
                         }
                     }
                     Cell::Uuid(hi, lo) => {
-                        buf = super::uuid_text((u128::from(*hi) << 64) | u128::from(*lo));
+                        buf = super::values::format_uuid((u128::from(*hi) << 64) | u128::from(*lo));
                         &buf
                     }
                 };

@@ -116,18 +116,6 @@ pub enum Datum<'a> {
     Uuid(u128),
 }
 
-/// The `8-4-4-4-12` hex form of a UUID, as DuckDB prints one.
-pub fn uuid_text(v: u128) -> String {
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        (v >> 96) as u32,
-        (v >> 80) as u16,
-        (v >> 64) as u16,
-        (v >> 48) as u16,
-        (v & 0xffff_ffff_ffff) as u64
-    )
-}
-
 impl Datum<'_> {
     /// The JSON form `insert_rows` takes (the default `append_columns`).
     pub fn to_json(&self) -> Value {
@@ -137,7 +125,7 @@ impl Datum<'_> {
             Datum::Int(i) => Value::from(*i),
             Datum::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Datum::Text(s) => Value::String(s.to_string()),
-            Datum::Uuid(v) => Value::String(uuid_text(*v)),
+            Datum::Uuid(v) => Value::String(values::format_uuid(*v)),
         }
     }
 }

@@ -134,9 +134,9 @@ pub(crate) fn format_blob(b: &[u8]) -> String {
     s
 }
 
-pub(crate) fn format_uuid(b: &[u8]) -> String {
-    let hex: String = b.iter().map(|c| format!("{c:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+/// The `8-4-4-4-12` lowercase hex form of a UUID, as DuckDB prints one.
+pub(crate) fn format_uuid(v: u128) -> String {
+    uuid::Uuid::from_u128(v).hyphenated().to_string()
 }
 
 

@@ -427,8 +427,8 @@ impl std::fmt::Display for JsonRef<'_> {
 }
 
 fn write_str(s: &str, out: &mut String) {
-    // serde_json's escaping.
-    out.push_str(&Value::String(s.to_string()).to_string());
+    // serde_json's escaping (serializing a `&str` cannot fail).
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 fn write_members<'a>(members: Vec<(&'a str, JsonRef<'a>)>, out: &mut String) {

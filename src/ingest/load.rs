@@ -635,10 +635,7 @@ impl<'c> Loader<'c> {
     /// An id of table family `root` as an SQL literal, in the form its id
     /// columns hold (see [`set_id`]).
     fn id_literal(&self, root: &str, id: u128) -> String {
-        match self.tables.get(root).and_then(|t| t.columns.get(C_ID)) {
-            Some((_, DataType::Uuid)) | None => lit(&crate::adapter::uuid_text(id)),
-            Some(_) => lit(&encode_id(id)),
-        }
+        lit(&if self.family_id_type(root) == DataType::Uuid { crate::adapter::values::format_uuid(id) } else { encode_id(id) })
     }
 
     fn final_rel(&self, table: &str) -> Relation {

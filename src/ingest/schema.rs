@@ -69,20 +69,10 @@ pub fn coerce<'a>(s: &Scalar<'a>, to: DataType) -> Option<Datum<'a>> {
     })
 }
 
-/// A UUID in its `8-4-4-4-12` hex form (either case).
+/// A UUID in its `8-4-4-4-12` hex form (either case); the `uuid` crate's
+/// other forms (36 characters are only ever this one) are left out.
 fn parse_uuid(t: &str) -> Option<u128> {
-    let b = t.as_bytes();
-    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
-        return None;
-    }
-    let mut v: u128 = 0;
-    for (i, c) in b.iter().enumerate() {
-        if [8, 13, 18, 23].contains(&i) {
-            continue;
-        }
-        v = (v << 4) | u128::from(char::from(*c).to_digit(16)?);
-    }
-    Some(v)
+    (t.len() == 36).then(|| uuid::Uuid::try_parse(t).ok()).flatten().map(|u| u.as_u128())
 }
 
 /// A double as JSON prints it (`1.0`, `2.5e-7`).
