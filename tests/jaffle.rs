@@ -63,6 +63,42 @@ fn build_leaves_everything_in_the_database_file() {
     assert_relations_eq(&p.dump(&format!("copy/{DB}")), &golden("relations_first_build.json"), "a copy of the database file alone");
 }
 
+/// The `SET GLOBAL threads = N` statements of a run, from `RDBT_LOG_SQL`.
+fn pool_sizes(stderr: &str) -> Vec<usize> {
+    stderr.lines().filter_map(|l| l.split("SET GLOBAL threads = ").nth(1)).map(|n| n.trim().parse().expect("thread count")).collect()
+}
+
+/// While several nodes run at once DuckDB's own thread pool is shrunk (its
+/// workers would only take small tasks away from the calling threads), and
+/// it gets its full size back before the run ends, so the closing CHECKPOINT
+/// and the next command have every core. A profile that sizes the pool
+/// itself keeps it as set.
+#[test]
+fn engine_pool_shrinks_while_nodes_run_together_and_is_restored() {
+    let p = copy_fixture("jaffle");
+    let out = p.rdbt_env(&["build", "--threads", "4"], &[("RDBT_LOG_SQL", "1")]);
+    out.assert_code(0);
+    let sizes = pool_sizes(&out.stderr);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        let (last, during) = sizes.split_last().unwrap_or_else(|| panic!("no pool resizing on {cores} cores:\n{}", out.all_output()));
+        // It may grow back mid-run while a node runs alone.
+        assert!(during.first().is_some_and(|first| first < last) && during.iter().all(|n| n <= last), "shrunk while running, then restored: {sizes:?}");
+    } else {
+        assert!(sizes.is_empty(), "one core: nothing to shrink, yet {sizes:?}");
+    }
+
+    let single = p.rdbt_env(&["build", "--threads", "1"], &[("RDBT_LOG_SQL", "1")]);
+    single.assert_code(0);
+    assert_eq!(pool_sizes(&single.stderr), Vec::<usize>::new(), "one worker leaves the whole pool to its queries");
+
+    let profile = std::fs::read_to_string(p.path("profiles.yml")).expect("profiles.yml");
+    p.write("profiles.yml", &format!("{profile}      settings:\n        threads: 2\n"));
+    let set = p.rdbt_env(&["build", "--threads", "4"], &[("RDBT_LOG_SQL", "1")]);
+    set.assert_code(0);
+    assert_eq!(pool_sizes(&set.stderr), Vec::<usize>::new(), "the profile's `threads` setting is left alone");
+}
+
 fn incremental_flags(dump: &Value) -> Vec<(String, String)> {
     let rel = relation(dump, "main.fct_payments");
     let cols: Vec<&str> = rel["columns"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();

@@ -19,7 +19,7 @@ pub fn open(target: &crate::config::Target) -> AdapterResult<std::sync::Arc<dyn 
         "datafusion" => Ok(std::sync::Arc::new(datafusion::DataFusionAdapter::open(&target.path, &target.database, &target.schema)?)),
         #[cfg(not(feature = "datafusion"))]
         "datafusion" => Err(AdapterError::new("this rdbt was built without the `datafusion` feature")),
-        _ => Ok(std::sync::Arc::new(duckdb::DuckDbAdapter::open(&target.path, &target.extensions, &target.settings)?)),
+        _ => Ok(std::sync::Arc::new(duckdb::DuckDbAdapter::open_with_config(&target.path, &target.extensions, &target.settings, &target.config_options)?)),
     }
 }
 
@@ -252,6 +252,13 @@ pub trait Adapter: Send + Sync {
     fn checkpoint(&self) -> AdapterResult<()> {
         Ok(())
     }
+    /// The size of the engine's own thread pool while `concurrent_nodes`
+    /// nodes run at once (0: none, the size to return to), or None when rdbt
+    /// leaves the pool as it is: the engine has none to size, or the profile
+    /// sizes it. The scheduler applies it with `Connection::set_engine_threads`.
+    fn engine_threads(&self, _concurrent_nodes: usize) -> Option<usize> {
+        None
+    }
     /// Quotes an identifier in this dialect.
     fn quote(&self, identifier: &str) -> String {
         format!("\"{}\"", identifier.replace('"', "\"\""))
@@ -265,6 +272,11 @@ pub trait Connection: Send {
     fn begin(&mut self) -> AdapterResult<()>;
     fn commit(&mut self) -> AdapterResult<()>;
     fn rollback(&mut self) -> AdapterResult<()>;
+    /// Resizes the engine's thread pool (for the whole database, not only
+    /// this session); see `Adapter::engine_threads`.
+    fn set_engine_threads(&mut self, _threads: usize) -> AdapterResult<()> {
+        Ok(())
+    }
 
     fn create_schema(&mut self, database: &str, schema: &str) -> AdapterResult<()>;
     fn relation_kind(&mut self, relation: &Relation) -> AdapterResult<Option<RelationKind>>;

@@ -84,7 +84,10 @@ pub struct Target {
     pub database: String,
     pub threads: usize,
     pub extensions: Vec<String>,
+    /// DuckDB: `SET` on every connection.
     pub settings: Map<String, Value>,
+    /// DuckDB: given to the database as it opens (dbt-duckdb's `config_options`).
+    pub config_options: Map<String, Value>,
     /// All keys of the output, as `target` in Jinja shows them.
     pub raw: Map<String, Value>,
 }
@@ -528,13 +531,14 @@ fn load_target_named(
     };
     let extensions = raw.get("extensions").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
     let settings = raw.get("settings").and_then(Value::as_object).cloned().unwrap_or_default();
+    let config_options = raw.get("config_options").and_then(Value::as_object).cloned().unwrap_or_default();
     raw.insert("name".into(), Value::String(target_name.clone()));
     raw.insert("target_name".into(), Value::String(target_name.clone()));
     raw.insert("profile_name".into(), Value::String(profile_name.clone()));
     raw.insert("schema".into(), Value::String(schema.clone()));
     raw.insert("database".into(), Value::String(database.clone()));
     raw.insert("threads".into(), Value::from(threads));
-    Ok(Target { profile_name, name: target_name, adapter_type, schema, path: resolved_path, database, threads, extensions, settings, raw })
+    Ok(Target { profile_name, name: target_name, adapter_type, schema, path: resolved_path, database, threads, extensions, settings, config_options, raw })
 }
 
 /// The config tree that applies to a resource kind.

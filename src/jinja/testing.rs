@@ -139,6 +139,7 @@ fn config(cli_vars: Map<String, Value>) -> Config {
         threads: 1,
         extensions: vec![],
         settings: Map::new(),
+        config_options: Map::new(),
         raw,
     };
     Config { root, packages: vec![], target, cli_vars, flags: Flags::default() }

@@ -173,8 +173,17 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let threads = opts.threads.max(1).min(total);
     let mut results: Vec<RunResult> = Vec::with_capacity(total);
+    // The engine's own thread pool is sized to the nodes running at once
+    // (`Adapter::engine_threads`), by a thread of its own: shrinking
+    // DuckDB's pool waits for its workers' current tasks, and the scheduler
+    // must not wait on that.
+    let size_pool = threads > 1 && rt.adapter.engine_threads(1).is_some();
+    let (pool_tx, pool_rx) = crossbeam_channel::unbounded::<usize>();
 
     std::thread::scope(|scope| {
+        if size_pool {
+            scope.spawn(move || size_engine_pool(rt, &pool_rx));
+        }
         for t in 0..threads {
             let task_rx = task_rx.clone();
             let done_tx = done_tx.clone();
@@ -220,7 +229,13 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                 enqueue(id, &mut in_flight, next_index);
             }
         }
+        let mut reported_running = 0usize;
         while in_flight > 0 {
+            let running = in_flight.min(threads);
+            if size_pool && running != reported_running {
+                reported_running = running;
+                let _ = pool_tx.send(running);
+            }
             let Ok(done) = done_rx.recv() else { break };
             in_flight -= 1;
             let id = done.result.unique_id.clone();
@@ -279,6 +294,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             }
         }
         drop(task_tx);
+        drop(pool_tx);
         // Anything never started (fail-fast) is reported as skipped.
         for id in &plan {
             if !results.iter().any(|r| &r.unique_id == id) {
@@ -291,6 +307,33 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         }
     });
     results
+}
+
+/// Applies the engine's pool size for the newest number of running nodes
+/// (older numbers still queued are stale and skipped) until the scheduler
+/// hangs up, then gives the pool back its full size.
+fn size_engine_pool(rt: &Runtime, running: &crossbeam_channel::Receiver<usize>) {
+    let Ok(mut conn) = rt.adapter.connect() else { return };
+    let full = rt.adapter.engine_threads(0);
+    let mut applied = full;
+    while let Ok(mut n) = running.recv() {
+        while let Ok(newer) = running.try_recv() {
+            n = newer;
+        }
+        let want = rt.adapter.engine_threads(n);
+        if want != applied {
+            let Some(w) = want else { break };
+            if conn.set_engine_threads(w).is_err() {
+                break;
+            }
+            applied = want;
+        }
+    }
+    if applied != full
+        && let Some(f) = full
+    {
+        let _ = conn.set_engine_threads(f);
+    }
 }
 
 /// What an ingest or ML node's result is made of besides its outcome.

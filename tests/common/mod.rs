@@ -100,10 +100,15 @@ impl Project {
     /// Runs `rdbt <args> --profiles-dir <project>` with the project as the
     /// working directory.
     pub fn rdbt(&self, args: &[&str]) -> RunOutput {
+        self.rdbt_env(args, &[])
+    }
+
+    /// [`Project::rdbt`] with extra environment variables.
+    pub fn rdbt_env(&self, args: &[&str], envs: &[(&str, &str)]) -> RunOutput {
         let mut full: Vec<&str> = args.to_vec();
         let profiles = self.dir.to_str().expect("utf-8 temp path");
         full.extend(["--profiles-dir", profiles]);
-        rdbt_in(&self.dir, &full)
+        rdbt_in_env(&self.dir, &full, envs)
     }
 
     /// Like [`Project::rdbt`] but panics (with the output) unless the exit
