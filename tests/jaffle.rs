@@ -65,7 +65,11 @@ fn build_leaves_everything_in_the_database_file() {
 
 /// The `SET GLOBAL threads = N` statements of a run, from `RDBT_LOG_SQL`.
 fn pool_sizes(stderr: &str) -> Vec<usize> {
-    stderr.lines().filter_map(|l| l.split("SET GLOBAL threads = ").nth(1)).map(|n| n.trim().parse().expect("thread count")).collect()
+    stderr
+        .lines()
+        .filter_map(|l| l.split("SET GLOBAL threads = ").nth(1))
+        .map(|n| n.split(';').next().unwrap_or(n).trim().parse().expect("thread count"))
+        .collect()
 }
 
 /// While several nodes run at once DuckDB's own thread pool is shrunk (its

@@ -73,9 +73,9 @@ impl std::fmt::Debug for DuckDbAdapter {
 /// later; files that already exist keep being written as before.
 pub const NEW_FILE_STORAGE_VERSION: &str = "v1.1.0";
 
-/// Settings that size DuckDB's thread pool: when the profile sets one, rdbt
-/// leaves the pool alone (see `Adapter::engine_threads`).
-const THREAD_SETTINGS: [&str; 3] = ["threads", "worker_threads", "external_threads"];
+/// Settings of DuckDB's thread pool: when the profile sets one, rdbt leaves
+/// the pool alone (see `Adapter::engine_threads`).
+const THREAD_SETTINGS: [&str; 4] = ["threads", "worker_threads", "external_threads", "scheduler_process_partial"];
 
 fn config_value(v: &Value) -> String {
     match v {
@@ -182,7 +182,17 @@ impl DuckDbAdapter {
             // global ones are idempotent.
             conn.execute_batch(s).map_err(|e| AdapterError::new(format!("{s}: {e}")))?;
         }
-        Ok(DuckDbConnection { conn, in_transaction: false, cache: self.cache.clone(), pending: Vec::new(), database: self.database.clone(), known_schemas: self.schemas.clone(), scan: None, scan_uncommitted: false })
+        Ok(DuckDbConnection {
+            conn,
+            in_transaction: false,
+            cache: self.cache.clone(),
+            pending: Vec::new(),
+            database: self.database.clone(),
+            known_schemas: self.schemas.clone(),
+            scan: None,
+            scan_uncommitted: false,
+            pool_threads: self.pool_threads,
+        })
     }
 }
 
@@ -231,6 +241,8 @@ pub struct DuckDbConnection {
     /// The function was registered in the open transaction: DuckDB drops it
     /// again if that transaction rolls back.
     scan_uncommitted: bool,
+    /// The adapter's `pool_threads`: the pool's full size.
+    pool_threads: Option<usize>,
 }
 
 static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -562,9 +574,15 @@ impl Connection for DuckDbConnection {
     }
 
     fn set_engine_threads(&mut self, threads: usize) -> AdapterResult<()> {
-        // Global: DuckDB has one pool per database. Shrinking it waits for
-        // the pool's workers to finish the task each is running.
-        let sql = format!("SET GLOBAL threads = {}", threads.max(1));
+        // Global: DuckDB has one pool per database. Shrinking it joins the
+        // pool's workers, and the next query to finish on any connection
+        // waits for that. A worker leaves only between tasks, and by default
+        // a task is a pipeline's whole share; while the pool is shrunk its
+        // workers take tasks in parts (`scheduler_process_partial`, meant for
+        // fairness between concurrent queries), so a later shrink waits for
+        // one part of a large model's work, not all of it.
+        let partial = self.pool_threads.is_some_and(|full| threads < full);
+        let sql = format!("SET GLOBAL threads = {}; SET GLOBAL scheduler_process_partial = {partial}", threads.max(1));
         let _log = LogOnDrop(&sql, std::time::Instant::now());
         self.conn.execute_batch(&sql).map_err(err)
     }
@@ -1010,8 +1028,11 @@ mod tests {
         let mut c = a.connect().expect("connect");
         c.set_engine_threads(1).expect("shrink");
         assert_eq!(setting(&a, "threads"), json!("1"), "global: another connection sees it");
+        let partial = (full > 1).to_string();
+        assert_eq!(setting(&a, "scheduler_process_partial"), json!(partial), "workers take tasks in parts while shrunk");
         c.set_engine_threads(full).expect("restore");
         assert_eq!(setting(&a, "threads"), json!(full.to_string()));
+        assert_eq!(setting(&a, "scheduler_process_partial"), json!("false"));
         let mut s = Map::new();
         s.insert("threads".into(), json!(1));
         assert_eq!(DuckDbAdapter::open(":memory:", &[], &s).expect("open").engine_threads(3), None, "`settings: threads` sizes the pool");

@@ -231,7 +231,11 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         }
         let mut reported_running = 0usize;
         while in_flight > 0 {
-            let running = in_flight.min(threads);
+            // While more than one node runs, every worker counts as busy:
+            // the pool is resized only when a run turns parallel (the node
+            // before it has finished, so the pool is idle) and when it turns
+            // serial again, not at every step in between.
+            let running = if in_flight > 1 { threads } else { in_flight };
             if size_pool && running != reported_running {
                 reported_running = running;
                 let _ = pool_tx.send(running);
