@@ -77,10 +77,13 @@ pub const NEW_FILE_STORAGE_VERSION: &str = "v1.1.0";
 /// the pool alone (see `Adapter::engine_threads`).
 const THREAD_SETTINGS: [&str; 4] = ["threads", "worker_threads", "external_threads", "scheduler_process_partial"];
 
-fn config_value(v: &Value) -> String {
+/// A `config_options` value as DuckDB's config takes it: text, a number or
+/// a boolean; anything else is refused with the option's name.
+fn config_value(key: &str, v: &Value) -> AdapterResult<String> {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
+        other => Err(AdapterError::new(format!("config_options.{key}: expected text, a number or a boolean, found {other}"))),
     }
 }
 
@@ -107,10 +110,12 @@ impl DuckDbAdapter {
         let in_memory = path.is_empty() || path == ":memory:" || path.starts_with(":memory:");
         let mut config = duckdb::Config::default();
         for (k, v) in config_options {
-            config = config.with(k, config_value(v)).map_err(|e| AdapterError::new(format!("config_options.{k}: {e}")))?;
+            config = config.with(k, config_value(k, v)?).map_err(|e| AdapterError::new(format!("config_options.{k}: {e}")))?;
         }
         let names_storage = |m: &Map<String, Value>| m.keys().any(|k| k.eq_ignore_ascii_case("storage_compatibility_version"));
-        if !in_memory && !Path::new(path).exists() && !names_storage(config_options) && !names_storage(settings) {
+        // `md:` (MotherDuck) and other `scheme:` paths are not files rdbt creates.
+        let remote = path.split_once(':').is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !in_memory && !remote && !Path::new(path).exists() && !names_storage(config_options) && !names_storage(settings) {
             config = config.with("storage_compatibility_version", NEW_FILE_STORAGE_VERSION).map_err(err)?;
         }
         // Unknown config_options surface here, as DuckDB opens.
@@ -996,6 +1001,10 @@ mod tests {
         bad.insert("no_such_option".into(), json!("x"));
         let e = DuckDbAdapter::open_with_config(":memory:", &[], &Map::new(), &bad).expect_err("unknown option");
         assert!(e.message.contains("cannot open the DuckDB database :memory:") && e.message.contains("no_such_option"), "{}", e.message);
+        let mut null = Map::new();
+        null.insert("temp_directory".into(), Value::Null);
+        let e = DuckDbAdapter::open_with_config(":memory:", &[], &Map::new(), &null).expect_err("null value");
+        assert!(e.message.starts_with("config_options.temp_directory: expected text"), "{}", e.message);
     }
 
     #[test]
