@@ -105,17 +105,17 @@ impl DuckDbAdapter {
         settings: &Map<String, Value>,
         config_options: &Map<String, Value>,
     ) -> AdapterResult<DuckDbAdapter> {
-        let sizes_pool = |m: &Map<String, Value>| m.keys().any(|k| THREAD_SETTINGS.iter().any(|t| k.eq_ignore_ascii_case(t)));
-        let profile_sizes_pool = sizes_pool(settings) || sizes_pool(config_options);
+        // Whether the profile names one of `keys`, as a setting or a config option.
+        let profile_names = |keys: &[&str]| [settings, config_options].iter().any(|m| m.keys().any(|k| keys.iter().any(|t| k.eq_ignore_ascii_case(t))));
+        let profile_sizes_pool = profile_names(&THREAD_SETTINGS);
         let in_memory = path.is_empty() || path == ":memory:" || path.starts_with(":memory:");
         let mut config = duckdb::Config::default();
         for (k, v) in config_options {
             config = config.with(k, config_value(k, v)?).map_err(|e| AdapterError::new(format!("config_options.{k}: {e}")))?;
         }
-        let names_storage = |m: &Map<String, Value>| m.keys().any(|k| k.eq_ignore_ascii_case("storage_compatibility_version"));
         // `md:` (MotherDuck) and other `scheme:` paths are not files rdbt creates.
         let remote = path.split_once(':').is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !in_memory && !remote && !Path::new(path).exists() && !names_storage(config_options) && !names_storage(settings) {
+        if !in_memory && !remote && !Path::new(path).exists() && !profile_names(&["storage_compatibility_version"]) {
             config = config.with("storage_compatibility_version", NEW_FILE_STORAGE_VERSION).map_err(err)?;
         }
         // Unknown config_options surface here, as DuckDB opens.
