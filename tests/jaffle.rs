@@ -103,6 +103,47 @@ fn engine_pool_shrinks_while_nodes_run_together_and_is_restored() {
     assert_eq!(pool_sizes(&set.stderr), Vec::<usize>::new(), "the profile's `threads` setting is left alone");
 }
 
+/// The data tests that lead to no write (here, those of the marts) wait
+/// while a model is ready to run, so the writes end early and the database
+/// file is written while the last tests run: the closing CHECKPOINT then
+/// has nothing left to write.
+#[test]
+fn last_tests_run_beside_the_checkpoint_after_every_write() {
+    let p = copy_fixture("jaffle");
+    p.rdbt_expect(&["seed"], 0);
+    let out = p.rdbt_env(&["build", "--threads", "4"], &[("RDBT_LOG_SQL", "1")]);
+    out.assert_code(0);
+    let checkpoints = out.stderr.lines().filter(|l| l.trim_end().ends_with("ms CHECKPOINT")).count();
+    assert_eq!(checkpoints, 2, "one while the last tests run, one closing:\n{}", out.all_output());
+
+    let manifest = read_json(&p.path("target/manifest.json"));
+    let results = read_json(&p.path("target/run_results.json"));
+    let time = |r: &Value, phase: &str, edge: &str| -> String {
+        let t = r["timing"].as_array().and_then(|ts| ts.iter().find(|t| t["name"] == phase)).unwrap_or_else(|| panic!("no {phase} timing: {r}"));
+        t[edge].as_str().expect("timestamp").to_string()
+    };
+    let results = results["results"].as_array().expect("results");
+    let writes_end = results.iter().filter(|r| !r["unique_id"].as_str().unwrap_or("").starts_with("test.")).map(|r| time(r, "execute", "completed_at")).max().expect("models");
+    // A test is last when no model is built from what it tests.
+    let leads_to_model = |test: &Value| {
+        test["depends_on"]["nodes"].as_array().into_iter().flatten().any(|parent| {
+            manifest["child_map"][parent.as_str().unwrap_or("")].as_array().into_iter().flatten().any(|c| c.as_str().is_some_and(|c| c.starts_with("model.")))
+        })
+    };
+    let last: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["unique_id"].as_str().is_some_and(|id| id.starts_with("test.") && !leads_to_model(&manifest["nodes"][id])))
+        .collect();
+    assert!(last.len() >= 5, "the marts' tests: {}", last.len());
+    let after_writes = last.iter().filter(|r| time(r, "compile", "started_at") >= writes_end).count();
+    assert!(after_writes > 0, "no test was left to run beside the checkpoint");
+
+    // `compile` writes nothing: no checkpoint beside its nodes.
+    let compiled = p.rdbt_env(&["compile", "--threads", "4"], &[("RDBT_LOG_SQL", "1")]);
+    compiled.assert_code(0);
+    assert_eq!(compiled.stderr.lines().filter(|l| l.trim_end().ends_with("ms CHECKPOINT")).count(), 1, "{}", compiled.all_output());
+}
+
 fn incremental_flags(dump: &Value) -> Vec<(String, String)> {
     let rel = relation(dump, "main.fct_payments");
     let cols: Vec<&str> = rel["columns"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();

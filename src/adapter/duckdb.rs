@@ -223,8 +223,14 @@ impl Adapter for DuckDbAdapter {
         Some(cores.saturating_sub(concurrent_nodes.saturating_sub(1)).max(1))
     }
     fn checkpoint(&self) -> AdapterResult<()> {
-        let base = self.base.lock().map_err(|_| AdapterError::new("DuckDB connection lock poisoned"))?;
-        base.execute_batch("CHECKPOINT").map_err(err)
+        // On a connection of its own: the shared one stays free for
+        // `connect` while the checkpoint runs beside other nodes.
+        let conn = {
+            let base = self.base.lock().map_err(|_| AdapterError::new("DuckDB connection lock poisoned"))?;
+            base.try_clone().map_err(err)?
+        };
+        let _log = LogOnDrop("CHECKPOINT", std::time::Instant::now());
+        conn.execute_batch("CHECKPOINT").map_err(err)
     }
 }
 

@@ -332,7 +332,9 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
             return fail(&inv, d);
         }
     }
+    let t = crate::timing::phase("on-run-start hooks", started);
     let executed = crate::run::execute(&rt, &plan, &opts);
+    crate::timing::phase("nodes", t);
     let results = executed.results;
     let mut hook_error = None;
     if run_hooks_enabled && runnable > 0 {
@@ -375,9 +377,11 @@ fn execute_plan(inv: Invocation, plan: Vec<String>, sel: &Selection, run: &RunFl
     // The process exits next without closing the engine (freeing the
     // manifest and environment is skipped): write the committed changes
     // into the database file, as closing would.
+    let t = Instant::now();
     if let Err(e) = rt.adapter.checkpoint() {
         out.diagnostic(&Diagnostic::warning("checkpoint", format!("could not checkpoint the database: {}", e.message)));
     }
+    crate::timing::phase("checkpoint", t);
     std::mem::forget(rt);
     std::mem::forget(inv);
     code

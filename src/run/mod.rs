@@ -1,9 +1,13 @@
 //! The scheduler: runs a plan on `--threads` workers, each with its own
-//! connection. A node starts when its parents in the plan are done; a node
+//! connection. A node starts when its parents in the plan are done and a
+//! worker is free (`SchedulingOrder` picks among the ready ones); a node
 //! whose parent failed (or, in `build`, whose parent's tests failed) is
-//! skipped. Prints dbt-style progress lines.
+//! skipped. Once the last node that writes has finished, the database file
+//! is written (checkpointed) while the remaining data tests run. Prints
+//! dbt-style progress lines.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -151,6 +155,83 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Executed {
     Executed { results, compiled: compiled_info.into_inner().unwrap_or_default() }
 }
 
+/// The order in which ready nodes start. Nodes that write to the database,
+/// and nodes that lead to one, come first; nodes that only read and lead to
+/// no write (the data tests of the last models) come last, so that the
+/// writes end early and the database file can be written while those
+/// tests run. Within each group, plan order.
+struct SchedulingOrder<'a> {
+    key: HashMap<&'a str, (u8, usize)>,
+    writer: HashSet<&'a str>,
+    /// How many planned nodes write.
+    writers: usize,
+}
+
+impl<'a> SchedulingOrder<'a> {
+    fn new(manifest: &Manifest, plan: &'a [String], deps: &HashMap<String, Vec<String>>, children: &HashMap<&'a str, Vec<&'a str>>) -> Self {
+        let writer: HashSet<&str> = plan.iter().map(String::as_str).filter(|id| manifest.nodes.get(*id).is_none_or(|n| !only_reads(n))).collect();
+        // Parents before children (Kahn), then children first: a node leads
+        // to a write when one of its children writes or leads to one.
+        let mut waiting: HashMap<&str, usize> = plan.iter().map(|id| (id.as_str(), deps[id].len())).collect();
+        let mut topo: Vec<&str> = plan.iter().map(String::as_str).filter(|id| waiting[id] == 0).collect();
+        let mut i = 0;
+        while i < topo.len() {
+            for &c in children.get(topo[i]).into_iter().flatten() {
+                if let Some(w) = waiting.get_mut(c) {
+                    *w -= 1;
+                    if *w == 0 {
+                        topo.push(c);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let mut leads_to_write: HashSet<&str> = HashSet::new();
+        for &id in topo.iter().rev() {
+            if children.get(id).into_iter().flatten().any(|c| writer.contains(c) || leads_to_write.contains(c)) {
+                leads_to_write.insert(id);
+            }
+        }
+        let key = plan
+            .iter()
+            .enumerate()
+            .map(|(pos, id)| {
+                let late = !writer.contains(id.as_str()) && !leads_to_write.contains(id.as_str());
+                (id.as_str(), (u8::from(late), pos))
+            })
+            .collect();
+        let writers = writer.len();
+        SchedulingOrder { key, writer, writers }
+    }
+
+    fn key(&self, id: &str) -> (u8, usize) {
+        self.key[id]
+    }
+
+    fn writes(&self, id: &str) -> bool {
+        self.writer.contains(id)
+    }
+}
+
+/// Whether running `node` only reads the database: a data test that does
+/// not store its failures, or an analysis, without hooks. Misjudging a node
+/// costs time, not correctness: a write beside the checkpoint either makes
+/// it give up (rdbt checkpoints again at the end) or waits for it.
+fn only_reads(node: &Node) -> bool {
+    let cfg = &node.config;
+    // As the test materialization reads them: `store_failures_as` wins.
+    let stores_failures = match cfg.get_str("store_failures_as") {
+        Some(kind) => kind != "ephemeral",
+        None => cfg.get_bool("store_failures").unwrap_or(false),
+    };
+    let reads = match node.resource_type {
+        ResourceType::Test => !stores_failures,
+        ResourceType::Analysis => true,
+        _ => false,
+    };
+    reads && cfg.hooks("pre-hook").is_empty() && cfg.hooks("post-hook").is_empty()
+}
+
 fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info: &Mutex<BTreeMap<String, NodeRunInfo>>) -> Vec<RunResult> {
     let plan: Vec<String> = plan.iter().filter(|id| rt.manifest.nodes.get(*id).is_some_and(|n| !n.is_ephemeral())).cloned().collect();
     let total = plan.len();
@@ -168,6 +249,9 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             children.entry(d.as_str()).or_default().push(id.as_str());
         }
     }
+
+    let order = SchedulingOrder::new(&rt.manifest, &plan, &deps, &children);
+    let mut writers_left = order.writers;
 
     let (task_tx, task_rx) = crossbeam_channel::unbounded::<Task>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
@@ -215,32 +299,62 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         let mut blocked: HashSet<&str> = HashSet::new();
         let mut in_flight = 0usize;
         let mut stop = false;
-        let enqueue = |id: &str, in_flight: &mut usize, index: usize| {
-            let node = &rt.manifest.nodes[id];
-            rt.output.start(index, total, node);
-            *in_flight += 1;
-            let _ = task_tx.send(Task { index, unique_id: id.to_string() });
+        // Nodes whose parents are done, waiting for a free worker; the
+        // first in `SchedulingOrder` goes first.
+        let mut ready: BinaryHeap<Reverse<(u8, usize)>> = BinaryHeap::new();
+        let dispatch = |ready: &mut BinaryHeap<Reverse<(u8, usize)>>, limit: usize, in_flight: &mut usize, next_index: &mut usize, index_of: &mut HashMap<_, usize>| {
+            while *in_flight < limit {
+                let Some(Reverse((_, pos))) = ready.pop() else { break };
+                let id = plan[pos].as_str();
+                *next_index += 1;
+                index_of.insert(id, *next_index);
+                rt.output.start(*next_index, total, &rt.manifest.nodes[id]);
+                *in_flight += 1;
+                let _ = task_tx.send(Task { index: *next_index, unique_id: id.to_string() });
+            }
         };
         for id in &plan {
             if remaining[id.as_str()] == 0 {
                 queued.insert(id.as_str());
-                next_index += 1;
-                index_of.insert(id.as_str(), next_index);
-                enqueue(id, &mut in_flight, next_index);
+                ready.push(Reverse(order.key(id)));
             }
         }
+        dispatch(&mut ready, threads, &mut in_flight, &mut next_index, &mut index_of);
         let mut reported_running = 0usize;
+        // The early checkpoint (below): started, and still running.
+        let (checkpointed_tx, checkpointed_rx) = crossbeam_channel::bounded::<()>(1);
+        let mut checkpoint_started = false;
+        let mut checkpointing = false;
+        // While it runs, it has a core to itself: reading nodes share the rest.
+        let cores = rt.adapter.engine_threads(0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let limit_while_checkpointing = cores.saturating_sub(1).clamp(1, threads);
         while in_flight > 0 {
             // While more than one node runs, every worker counts as busy:
             // the pool is resized only when a run turns parallel (the node
             // before it has finished, so the pool is idle) and when it turns
-            // serial again, not at every step in between.
-            let running = if in_flight > 1 { threads } else { in_flight };
+            // serial again, not at every step in between. The early
+            // checkpoint counts as a node.
+            let active = in_flight + usize::from(checkpointing);
+            let running = if active > 1 { threads.max(2) } else { active };
             if size_pool && running != reported_running {
                 reported_running = running;
                 let _ = pool_tx.send(running);
             }
-            let Ok(done) = done_rx.recv() else { break };
+            let done = if checkpointing {
+                crossbeam_channel::select! {
+                    recv(done_rx) -> d => d,
+                    recv(checkpointed_rx) -> _ => {
+                        checkpointing = false;
+                        if !stop {
+                            dispatch(&mut ready, threads, &mut in_flight, &mut next_index, &mut index_of);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                done_rx.recv()
+            };
+            let Ok(done) = done else { break };
             in_flight -= 1;
             let id = done.result.unique_id.clone();
             let node = &rt.manifest.nodes[&id];
@@ -254,6 +368,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             if done.result.status.is_failure() && opts.fail_fast {
                 stop = true;
             }
+            writers_left -= usize::from(order.writes(&id));
             results.push(done.result);
             let kids: Vec<&str> = children.get(id.as_str()).cloned().unwrap_or_default();
             for k in kids {
@@ -271,6 +386,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                             let skipped = skip_result(k, &deps[k], &results);
                             let kn = &rt.manifest.nodes[k];
                             rt.output.finish(index_of[k], total, kn, &skipped);
+                            writers_left -= usize::from(order.writes(k));
                             results.push(skipped);
                             let mut stack: Vec<&str> = children.get(k).cloned().unwrap_or_default();
                             while let Some(g) = stack.pop() {
@@ -283,18 +399,36 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                                         index_of.insert(g, next_index);
                                         let s = skip_result(g, &deps[g], &results);
                                         rt.output.finish(index_of[g], total, &rt.manifest.nodes[g], &s);
+                                        writers_left -= usize::from(order.writes(g));
                                         results.push(s);
                                         stack.extend(children.get(g).cloned().unwrap_or_default());
                                     }
                                 }
                             }
                         } else {
-                            next_index += 1;
-                            index_of.insert(k, next_index);
-                            enqueue(k, &mut in_flight, next_index);
+                            ready.push(Reverse(order.key(k)));
                         }
                     }
                 }
+            }
+            // The last write is done and only reading nodes remain: write
+            // the database file now, on a thread of its own, while they run,
+            // rather than after them. The closing checkpoint then finds
+            // nothing left to write.
+            if writers_left == 0 && order.writers > 0 && !opts.compile_only && !checkpoint_started && !stop && (in_flight > 0 || !ready.is_empty()) {
+                checkpoint_started = true;
+                checkpointing = true;
+                let checkpointed_tx = checkpointed_tx.clone();
+                scope.spawn(move || {
+                    let t = Instant::now();
+                    let _ = rt.adapter.checkpoint();
+                    crate::timing::phase("checkpoint while tests run", t);
+                    let _ = checkpointed_tx.send(());
+                });
+            }
+            if !stop {
+                let limit = if checkpointing { limit_while_checkpointing } else { threads };
+                dispatch(&mut ready, limit, &mut in_flight, &mut next_index, &mut index_of);
             }
         }
         drop(task_tx);
@@ -767,6 +901,63 @@ fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl
 
 #[cfg(test)]
 mod tests {
+    use super::{SchedulingOrder, plan_dependencies};
+    use crate::graph::test_support::{generic_test, manifest, test_node};
+    use std::collections::HashMap;
+
+    fn order_of(m: &crate::manifest::Manifest, plan: &[String], tests_gate_children: bool) -> Vec<(String, u8, bool)> {
+        let deps = plan_dependencies(m, plan, tests_gate_children);
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for id in plan {
+            for d in &deps[id] {
+                children.entry(d.as_str()).or_default().push(id.as_str());
+            }
+        }
+        let order = SchedulingOrder::new(m, plan, &deps, &children);
+        plan.iter().map(|id| (id.clone(), order.key(id).0, order.writes(id))).collect()
+    }
+
+    /// Tests that lead to no write go last; in `build` a parent's tests
+    /// lead to its children's writes, and a test that stores its failures
+    /// writes.
+    #[test]
+    fn reading_nodes_that_lead_to_no_write_go_last() {
+        let mut stored = generic_test("test.p.stored_b", "not_null", &["model.p.b"]);
+        stored.config.set("store_failures", serde_json::json!(true));
+        let mut not_stored = generic_test("test.p.eph_b", "unique", &["model.p.b"]);
+        not_stored.config.set("store_failures", serde_json::json!(true));
+        not_stored.config.set("store_failures_as", serde_json::json!("ephemeral"));
+        let m = manifest(vec![
+            test_node("seed.p.s", &[]),
+            test_node("model.p.a", &["seed.p.s"]),
+            generic_test("test.p.nn_a", "not_null", &["model.p.a"]),
+            test_node("model.p.b", &["model.p.a"]),
+            generic_test("test.p.nn_b", "not_null", &["model.p.b"]),
+            generic_test("test.p.rel_b_a", "relationships", &["model.p.b", "model.p.a"]),
+            stored,
+            not_stored,
+        ]);
+        let plan: Vec<String> =
+            ["seed.p.s", "model.p.a", "test.p.nn_a", "model.p.b", "test.p.nn_b", "test.p.rel_b_a", "test.p.stored_b", "test.p.eph_b"].map(String::from).to_vec();
+        let t = |id: &str, late: u8, writes: bool| (id.to_string(), late, writes);
+        assert_eq!(
+            order_of(&m, &plan, true),
+            vec![
+                t("seed.p.s", 0, true),
+                t("model.p.a", 0, true),
+                t("test.p.nn_a", 0, false),
+                t("model.p.b", 0, true),
+                t("test.p.nn_b", 1, false),
+                t("test.p.rel_b_a", 1, false),
+                t("test.p.stored_b", 0, true),
+                t("test.p.eph_b", 1, false),
+            ]
+        );
+        // `run`/`test` order: no test gates a model, so none leads to a write.
+        let by_id: HashMap<String, u8> = order_of(&m, &plan, false).into_iter().map(|(id, late, _)| (id, late)).collect();
+        assert_eq!((by_id["test.p.nn_a"], by_id["model.p.b"]), (1, 0));
+    }
+
     #[test]
     fn reads_duckdb_error_positions() {
         let msg = "Parser Error: syntax error at or near \"1\"\n\nLINE 4:   (selec 1) x\n                 ^";
