@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::{MaterializeOutcome, MaterializeRequest, MaterializeResult, drop_if_exists, node_error, run_hooks};
 use crate::adapter::{AdapterResponse, Connection};
+use crate::manifest::NodeConfig;
 use crate::run::results::RunStatus;
 
 pub(crate) fn test(conn: &mut dyn Connection, req: &MaterializeRequest<'_>) -> MaterializeResult<MaterializeOutcome> {
@@ -183,19 +184,24 @@ impl Threshold {
 /// `Some("table" | "view")` when failures are stored. `store_failures_as`
 /// wins over `store_failures` (`ephemeral` turns storing off).
 fn store_failures_as(req: &MaterializeRequest<'_>) -> MaterializeResult<Option<&'static str>> {
-    let cfg = &req.node.config;
+    stored_failures(&req.node.config).map_err(|other| {
+        node_error(
+            req.node,
+            "store-failures-as",
+            format!("'{other}' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']"),
+        )
+        .into()
+    })
+}
+
+/// What a test's config stores its failures as: `Some("table" | "view")`,
+/// None when nothing is stored, or the invalid `store_failures_as` value.
+pub(crate) fn stored_failures(cfg: &NodeConfig) -> Result<Option<&'static str>, &str> {
     match cfg.get_str("store_failures_as") {
-        Some(v) => match v {
-            "table" => Ok(Some("table")),
-            "view" => Ok(Some("view")),
-            "ephemeral" => Ok(None),
-            other => Err(node_error(
-                req.node,
-                "store-failures-as",
-                format!("'{other}' is not a valid value for `store_failures_as`. Accepted values are: ['ephemeral', 'table', 'view']"),
-            )
-            .into()),
-        },
+        Some("table") => Ok(Some("table")),
+        Some("view") => Ok(Some("view")),
+        Some("ephemeral") => Ok(None),
+        Some(other) => Err(other),
         None => Ok(cfg.get_bool("store_failures").unwrap_or(false).then_some("table")),
     }
 }

@@ -12,7 +12,7 @@ use crate::manifest::{Node, ResourceType};
 use crate::run::results::RunStatus;
 
 mod csv;
-mod data_test;
+pub(crate) mod data_test;
 mod incremental;
 mod infer;
 mod model;

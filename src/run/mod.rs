@@ -163,8 +163,6 @@ pub fn execute(rt: &Runtime, plan: &[String], opts: &RunOptions) -> Executed {
 struct SchedulingOrder<'a> {
     key: HashMap<&'a str, (u8, usize)>,
     writer: HashSet<&'a str>,
-    /// How many planned nodes write.
-    writers: usize,
 }
 
 impl<'a> SchedulingOrder<'a> {
@@ -200,8 +198,12 @@ impl<'a> SchedulingOrder<'a> {
                 (id.as_str(), (u8::from(late), pos))
             })
             .collect();
-        let writers = writer.len();
-        SchedulingOrder { key, writer, writers }
+        SchedulingOrder { key, writer }
+    }
+
+    /// How many planned nodes write.
+    fn writers(&self) -> usize {
+        self.writer.len()
     }
 
     fn key(&self, id: &str) -> (u8, usize) {
@@ -219,17 +221,25 @@ impl<'a> SchedulingOrder<'a> {
 /// it give up (rdbt checkpoints again at the end) or waits for it.
 fn only_reads(node: &Node) -> bool {
     let cfg = &node.config;
-    // As the test materialization reads them: `store_failures_as` wins.
-    let stores_failures = match cfg.get_str("store_failures_as") {
-        Some(kind) => kind != "ephemeral",
-        None => cfg.get_bool("store_failures").unwrap_or(false),
-    };
     let reads = match node.resource_type {
-        ResourceType::Test => !stores_failures,
+        // An invalid `store_failures_as` fails the test before it writes;
+        // counted as writing all the same.
+        ResourceType::Test => crate::materialize::data_test::stored_failures(cfg) == Ok(None),
         ResourceType::Analysis => true,
         _ => false,
     };
     reads && cfg.hooks("pre-hook").is_empty() && cfg.hooks("post-hook").is_empty()
+}
+
+/// Each planned node's children within the plan (the inverse of `deps`).
+fn children_of<'a>(plan: &'a [String], deps: &'a HashMap<String, Vec<String>>) -> HashMap<&'a str, Vec<&'a str>> {
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for id in plan {
+        for d in &deps[id] {
+            children.entry(d.as_str()).or_default().push(id.as_str());
+        }
+    }
+    children
 }
 
 fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info: &Mutex<BTreeMap<String, NodeRunInfo>>) -> Vec<RunResult> {
@@ -243,15 +253,9 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     let mut index_of: HashMap<&str, usize> = HashMap::new();
     let mut next_index = 0usize;
     let mut remaining: HashMap<&str, usize> = plan.iter().map(|id| (id.as_str(), deps[id].len())).collect();
-    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-    for id in &plan {
-        for d in &deps[id] {
-            children.entry(d.as_str()).or_default().push(id.as_str());
-        }
-    }
-
+    let children = children_of(&plan, &deps);
     let order = SchedulingOrder::new(&rt.manifest, &plan, &deps, &children);
-    let mut writers_left = order.writers;
+    let mut writers_left = order.writers();
 
     let (task_tx, task_rx) = crossbeam_channel::unbounded::<Task>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
@@ -335,7 +339,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             // serial again, not at every step in between. The early
             // checkpoint counts as a node.
             let active = in_flight + usize::from(checkpointing);
-            let running = if active > 1 { threads.max(2) } else { active };
+            let running = if active > 1 { threads } else { active };
             if size_pool && running != reported_running {
                 reported_running = running;
                 let _ = pool_tx.send(running);
@@ -415,7 +419,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             // the database file now, on a thread of its own, while they run,
             // rather than after them. The closing checkpoint then finds
             // nothing left to write.
-            if writers_left == 0 && order.writers > 0 && !opts.compile_only && !checkpoint_started && !stop && (in_flight > 0 || !ready.is_empty()) {
+            if writers_left == 0 && order.writers() > 0 && !opts.compile_only && !checkpoint_started && !stop && (in_flight > 0 || !ready.is_empty()) {
                 checkpoint_started = true;
                 checkpointing = true;
                 let checkpointed_tx = checkpointed_tx.clone();
@@ -901,18 +905,13 @@ fn write_sql(rt: &Runtime, node: &Node, c: &CompiledNode, opts: &RunOptions, ddl
 
 #[cfg(test)]
 mod tests {
-    use super::{SchedulingOrder, plan_dependencies};
+    use super::{SchedulingOrder, children_of, plan_dependencies};
     use crate::graph::test_support::{generic_test, manifest, test_node};
     use std::collections::HashMap;
 
     fn order_of(m: &crate::manifest::Manifest, plan: &[String], tests_gate_children: bool) -> Vec<(String, u8, bool)> {
         let deps = plan_dependencies(m, plan, tests_gate_children);
-        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-        for id in plan {
-            for d in &deps[id] {
-                children.entry(d.as_str()).or_default().push(id.as_str());
-            }
-        }
+        let children = children_of(plan, &deps);
         let order = SchedulingOrder::new(m, plan, &deps, &children);
         plan.iter().map(|id| (id.clone(), order.key(id).0, order.writes(id))).collect()
     }
