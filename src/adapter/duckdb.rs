@@ -233,8 +233,12 @@ impl Adapter for DuckDbAdapter {
             let base = self.base.lock().map_err(|_| AdapterError::new("DuckDB connection lock poisoned"))?;
             base.try_clone().map_err(err)?
         };
-        let _log = LogOnDrop("CHECKPOINT", std::time::Instant::now());
-        conn.execute_batch("CHECKPOINT").map_err(err)
+        let started = std::time::Instant::now();
+        let done = conn.execute_batch("CHECKPOINT").map_err(err);
+        // A refused checkpoint (other writes active) is logged as such: the
+        // build's early checkpoint may be refused and tried again.
+        log_sql(if done.is_ok() { "CHECKPOINT" } else { "CHECKPOINT -- refused" }, started);
+        done
     }
 }
 
