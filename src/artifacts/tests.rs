@@ -521,3 +521,21 @@ fn streamed_manifest_holds_every_node_once_in_order() {
     assert!(m.nodes.keys().all(|id| written["parent_map"].get(id).is_some()));
     assert_eq!(written["metadata"]["project_name"], PKG);
 }
+
+#[test]
+fn timestamps_are_formatted_as_chrono_formats_them() {
+    let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31).and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000)).expect("leap second");
+    let times = [
+        Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("time"),
+        Utc.timestamp_opt(1_795_000_000, 123_456_789).single().expect("time"),
+        Utc.timestamp_opt(0, 999_999_999).single().expect("time"),
+        Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().expect("time"),
+        Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).single().expect("time"),
+        Utc.with_ymd_and_hms(-1, 6, 1, 0, 0, 0).single().expect("time"),
+        Utc.from_utc_datetime(&leap),
+    ];
+    for t in times {
+        assert_eq!(super::timestamp(&t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "{t:?}");
+        assert_eq!(super::iso_timestamp(&t), t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(), "{t:?}");
+    }
+}

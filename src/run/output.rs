@@ -24,7 +24,13 @@ pub struct Output {
 const WIDTH: usize = 80;
 
 fn now() -> String {
-    chrono::Local::now().format("%H:%M:%S").to_string()
+    // Written directly: chrono's `format` parses its pattern at every call,
+    // and every node prints two lines.
+    use chrono::Timelike;
+    let t = chrono::Local::now();
+    // chrono keeps a leap second as second 59 with 1e9 or more nanoseconds.
+    let second = t.second() + u32::from(t.nanosecond() >= 1_000_000_000);
+    format!("{:02}:{:02}:{second:02}", t.hour(), t.minute())
 }
 
 /// `sql view model main.stg_orders`, `seed file main.raw_orders`, `test not_null_x`.
