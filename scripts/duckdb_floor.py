@@ -105,13 +105,14 @@ def storage_version():
     return m.group(1)
 
 
-def replay(database, stmts):
-    """CPU seconds per kind (and count) for one replay into a fresh database."""
+def replay(database, stmts, storage):
+    """CPU seconds per kind (and count) for one replay into a fresh database
+    written with storage version `storage`."""
     work = Path(tempfile.mkdtemp(prefix="rdbt-floor-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
     try:
         # The storage version rdbt gives new database files: with DuckDB's
         # default (v0.10.2) the checkpoint costs about twice as much.
-        con = duckdb.connect(str(work / f"{database}.duckdb"), config={"storage_compatibility_version": storage_version()})
+        con = duckdb.connect(str(work / f"{database}.duckdb"), config={"storage_compatibility_version": storage})
         con.execute("set threads = 1")
         cpu = collections.Counter()
         count = collections.Counter()
@@ -163,9 +164,10 @@ def main():
         database, stmts, left_out = statements(args.project)
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"duckdb_floor.py: {args.project}: no build to replay ({e}); run `rdbt build` there first")
+    storage = storage_version()
     best = None
     for _ in range(max(1, args.repeat)):
-        cpu, count = replay(database, stmts)
+        cpu, count = replay(database, stmts, storage)
         if best is None or sum(cpu.values()) < sum(best[0].values()):
             best = (cpu, count)
     cpu, count = best
@@ -173,7 +175,7 @@ def main():
         print(f"note: {len(left_out)} executed nodes left out (no single statement in target/run): "
               + ", ".join(left_out[:5]) + (", ..." if len(left_out) > 5 else ""), file=sys.stderr)
     per_call = call_overhead()
-    print(f"DuckDB {duckdb.__version__}, storage {storage_version()}, one connection, threads=1, "
+    print(f"DuckDB {duckdb.__version__}, storage {storage}, one connection, threads=1, "
           f"{len(stmts)} statements + CHECKPOINT")
     print(f"{'kind':<12} {'count':>6} {'cpu s':>8} {'ms each':>8}")
     for kind in sorted(cpu, key=lambda k: -cpu[k]):

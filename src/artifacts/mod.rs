@@ -128,12 +128,18 @@ fn microsecond_timestamp(t: &DateTime<Utc>, suffix: &str) -> String {
     if !(0..=9999).contains(&t.year()) {
         return format!("{}{suffix}", t.format("%Y-%m-%dT%H:%M:%S%.6f"));
     }
-    // chrono keeps a leap second as second 59 with 1e9 or more nanoseconds.
-    let (second, nanos) = match t.nanosecond() {
+    let (second, nanos) = second_and_nanos(t);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{suffix}", t.year(), t.month(), t.day(), t.hour(), t.minute(), second, nanos / 1000)
+}
+
+/// The second of the minute and the nanoseconds within it, as chrono's `%S`
+/// and `%f` print them: chrono keeps a leap second as second 59 with 1e9 or
+/// more nanoseconds.
+pub(crate) fn second_and_nanos(t: &impl chrono::Timelike) -> (u32, u32) {
+    match t.nanosecond() {
         n if n >= 1_000_000_000 => (t.second() + 1, n - 1_000_000_000),
         n => (t.second(), n),
-    };
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{suffix}", t.year(), t.month(), t.day(), t.hour(), t.minute(), second, nanos / 1000)
+    }
 }
 
 /// Seconds since the epoch as a float (`created_at`).

@@ -341,6 +341,16 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                 let _ = task_tx.send(Task { index: *next_index, unique_id: id.to_string() });
             }
         };
+        // A node that will not run, because a parent failed or was skipped:
+        // numbered and reported now, as it would have been when it ran.
+        let skip_now = |id, next_index: &mut usize, index_of: &mut HashMap<_, usize>, results: &mut Vec<RunResult>, writers_left: &mut usize| {
+            *next_index += 1;
+            index_of.insert(id, *next_index);
+            let skipped = skip_result(id, &deps[id], results);
+            rt.output.finish(*next_index, total, &rt.manifest.nodes[id], &skipped);
+            *writers_left -= usize::from(order.writes(id));
+            results.push(skipped);
+        };
         for id in &plan {
             if remaining[id.as_str()] == 0 {
                 queued.insert(id.as_str());
@@ -409,13 +419,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                         queued.insert(k);
                         if blocked.contains(k) {
                             // Skip now; its children are skipped in turn.
-                            next_index += 1;
-                            index_of.insert(k, next_index);
-                            let skipped = skip_result(k, &deps[k], &results);
-                            let kn = &rt.manifest.nodes[k];
-                            rt.output.finish(index_of[k], total, kn, &skipped);
-                            writers_left -= usize::from(order.writes(k));
-                            results.push(skipped);
+                            skip_now(k, &mut next_index, &mut index_of, &mut results, &mut writers_left);
                             let mut stack: Vec<&str> = children.get(k).cloned().unwrap_or_default();
                             while let Some(g) = stack.pop() {
                                 blocked.insert(g);
@@ -423,12 +427,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                                     *r -= 1;
                                     if *r == 0 && !queued.contains(g) {
                                         queued.insert(g);
-                                        next_index += 1;
-                                        index_of.insert(g, next_index);
-                                        let s = skip_result(g, &deps[g], &results);
-                                        rt.output.finish(index_of[g], total, &rt.manifest.nodes[g], &s);
-                                        writers_left -= usize::from(order.writes(g));
-                                        results.push(s);
+                                        skip_now(g, &mut next_index, &mut index_of, &mut results, &mut writers_left);
                                         stack.extend(children.get(g).cloned().unwrap_or_default());
                                     }
                                 }

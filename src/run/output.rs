@@ -28,8 +28,7 @@ fn now() -> String {
     // and every node prints two lines.
     use chrono::Timelike;
     let t = chrono::Local::now();
-    // chrono keeps a leap second as second 59 with 1e9 or more nanoseconds.
-    let second = t.second() + u32::from(t.nanosecond() >= 1_000_000_000);
+    let (second, _) = crate::artifacts::second_and_nanos(&t);
     format!("{:02}:{:02}:{second:02}", t.hour(), t.minute())
 }
 
