@@ -5,6 +5,8 @@ mod common;
 
 use std::path::Path;
 
+use serde_json::Value;
+
 use common::{rdbt_in, rdbt_in_env, read_json, repo_root};
 
 /// A project written from `(path, contents)` pairs into a temp dir.
@@ -669,4 +671,63 @@ fn ml_nodes_train_score_and_check_in_the_dag() {
     let out = rdbt_in(p.path(), &["build"]);
     out.assert_code(2);
     assert!(out.all_output().contains("x3"), "{}", out.all_output());
+}
+
+#[test]
+fn data_tests_share_a_query_and_report_as_run_alone() {
+    let p = project(&[
+        ("models/a.sql", "{{ config(materialized='table') }}\nselect 1 as id, 'x' as name union all select 1, 'z' union all select 2, 'y'"),
+        (
+            "models/a.yml",
+            "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [not_null, unique]\n      - name: name\n        data_tests:\n          - accepted_values:\n              arguments: {values: ['x', 'y']}\n              config: {severity: warn}\n",
+        ),
+        ("tests/broken.sql", "select no_such_column from {{ ref('a') }}"),
+        ("tests/stored.sql", "{{ config(store_failures=true) }}\nselect * from {{ ref('a') }} where id = 2"),
+    ]);
+    let statuses = |p: &tempfile::TempDir| -> Vec<(String, String, Value)> {
+        let rr = read_json(&p.path().join("target/run_results.json"));
+        let mut v: Vec<_> = rr["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["unique_id"].as_str().unwrap().starts_with("test."))
+            .map(|r| (r["unique_id"].as_str().unwrap().split('.').nth(2).unwrap().to_string(), r["status"].as_str().unwrap().to_string(), r["failures"].clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let counting_queries = |stderr: &str| stderr.lines().filter(|l| l.starts_with("sql") && l.contains("as failures")).count();
+    let log = [("RDBT_LOG_SQL", "1")];
+
+    // One worker: the five tests of `a` are ready together. The four that
+    // only read share a query; `broken` makes it fail, so they run alone
+    // and the error is broken's own.
+    let out = rdbt_in_env(p.path(), &["build", "--threads", "1"], &log);
+    out.assert_code(1);
+    assert!(out.stderr.contains("select 0 as test_index"), "no shared query was tried:\n{}", out.stderr);
+    let expected = |broken: bool| {
+        let mut v = vec![
+            ("accepted_values_a_name__x__y".to_string(), "warn".to_string(), Value::from(1)),
+            ("not_null_a_id".into(), "pass".into(), Value::from(0)),
+            ("stored".into(), "fail".into(), Value::from(1)),
+            ("unique_a_id".into(), "fail".into(), Value::from(1)),
+        ];
+        if broken {
+            v.insert(1, ("broken".into(), "error".into(), Value::Null));
+        }
+        v
+    };
+    assert_eq!(statuses(&p), expected(true));
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let broken = rr["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == "test.p.broken").unwrap();
+    assert!(broken["message"].as_str().unwrap().contains("no_such_column"), "{broken}");
+
+    // Without it: one query counts the three tests that read, and `stored`
+    // (which writes its failures) runs alone.
+    std::fs::remove_file(p.path().join("tests/broken.sql")).unwrap();
+    let out = rdbt_in_env(p.path(), &["test", "--threads", "1"], &log);
+    out.assert_code(1);
+    assert_eq!(counting_queries(&out.stderr), 2, "{}", out.stderr);
+    assert_eq!(statuses(&p), expected(false));
+    assert!(out.stdout.contains("WARN=1") && out.stdout.contains("ERROR=2"), "{}", out.stdout);
 }

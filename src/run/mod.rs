@@ -2,9 +2,11 @@
 //! connection. A node starts when its parents in the plan are done and a
 //! worker is free (`SchedulingOrder` picks among the ready ones); a node
 //! whose parent failed (or, in `build`, whose parent's tests failed) is
-//! skipped. Once the last node that writes has finished, the database file
-//! is written (checkpointed) while the remaining data tests run. Prints
-//! dbt-style progress lines.
+//! skipped. A data test that only reads takes along the next such tests in
+//! line, and their failing rows are counted in one query. Once the last
+//! node that writes has finished, the database file is written
+//! (checkpointed) while the remaining data tests run. Prints dbt-style
+//! progress lines.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -67,9 +69,10 @@ impl Runtime {
     }
 }
 
+/// What a worker runs next: one node, or several data tests that can be
+/// counted in one query (`run_tests_together`).
 struct Task {
-    index: usize,
-    unique_id: String,
+    unique_ids: Vec<String>,
 }
 
 struct Done {
@@ -282,7 +285,7 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
     let mut writers_left = order.writers();
 
     let (task_tx, task_rx) = crossbeam_channel::unbounded::<Task>();
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Vec<Done>>();
     let threads = opts.threads.max(1).min(total);
     let mut results: Vec<RunResult> = Vec::with_capacity(total);
     // The engine's own thread pool is sized to the nodes running at once
@@ -305,15 +308,20 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                     rt.adapter.connect().map(|c| Arc::new(Mutex::new(c))).map_err(|e| e.message);
                 while let Ok(task) = task_rx.recv() {
                     let mut done = match &conn {
-                        Ok(c) => run_node(rt, &task, c, &thread_id, opts, total),
-                        Err(e) => failed(&task.unique_id, &thread_id, format!("could not open a connection: {e}")),
+                        Ok(c) if task.unique_ids.len() > 1 => run_tests_together(rt, &task.unique_ids, c, &thread_id, opts),
+                        Ok(c) => task.unique_ids.iter().map(|id| run_node(rt, id, c, &thread_id, opts)).collect(),
+                        Err(e) => task.unique_ids.iter().map(|id| failed(id, &thread_id, format!("could not open a connection: {e}"))).collect(),
                     };
                     // compiled/ and run/ files are written here, in parallel.
-                    if let (Some(c), Ok(shared)) = (&done.compiled, &conn) {
-                        let node = &rt.manifest.nodes[&task.unique_id];
+                    if let Ok(shared) = &conn {
                         let guard = shared.lock().ok();
                         let ddl: Option<&dyn Connection> = guard.as_ref().map(|g| g.as_ref() as &dyn Connection);
-                        done.info = Some(write_sql(rt, node, c, opts, ddl));
+                        for d in &mut done {
+                            if let Some(c) = &d.compiled {
+                                let node = &rt.manifest.nodes[&d.result.unique_id];
+                                d.info = Some(write_sql(rt, node, c, opts, ddl));
+                            }
+                        }
                     }
                     if done_tx.send(done).is_err() {
                         break;
@@ -330,15 +338,49 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         // Nodes whose parents are done, waiting for a free worker; the
         // first in `SchedulingOrder` goes first.
         let mut ready: BinaryHeap<Reverse<(u8, usize)>> = BinaryHeap::new();
+        // By plan position: data tests that may share a query (their config
+        // is checked again once compiled).
+        let shares_query: Vec<bool> = plan
+            .iter()
+            .map(|id| {
+                !opts.compile_only
+                    && !order.writes(id)
+                    && rt.manifest.nodes.get(id).is_some_and(|n| n.resource_type == ResourceType::Test && crate::materialize::data_test::can_share_query(&n.config))
+            })
+            .collect();
+        // A data test that can share a query with others (see
+        // `run_tests_together`) takes along the next such tests in line, as
+        // many as leave the other free workers as many (at most
+        // MAX_TESTS_PER_QUERY). Nodes passed over keep their place.
         let dispatch = |ready: &mut BinaryHeap<Reverse<(u8, usize)>>, limit: usize, in_flight: &mut usize, next_index: &mut usize, index_of: &mut HashMap<_, usize>| {
             while *in_flight < limit {
                 let Some(Reverse((_, pos))) = ready.pop() else { break };
-                let id = plan[pos].as_str();
-                *next_index += 1;
-                index_of.insert(id, *next_index);
-                rt.output.start(*next_index, total, &rt.manifest.nodes[id]);
+                let mut positions = vec![pos];
+                if shares_query[pos] {
+                    let free = limit - *in_flight;
+                    let waiting = 1 + ready.iter().filter(|Reverse((_, p))| shares_query[*p]).count();
+                    let take = waiting.div_ceil(free).min(crate::materialize::data_test::MAX_TESTS_PER_QUERY);
+                    let mut passed_over = vec![];
+                    while positions.len() < take {
+                        let Some(Reverse(key)) = ready.pop() else { break };
+                        if shares_query[key.1] {
+                            positions.push(key.1);
+                        } else {
+                            passed_over.push(Reverse(key));
+                        }
+                    }
+                    ready.extend(passed_over);
+                }
+                let mut unique_ids = Vec::with_capacity(positions.len());
+                for pos in positions {
+                    let id = plan[pos].as_str();
+                    *next_index += 1;
+                    index_of.insert(id, *next_index);
+                    rt.output.start(*next_index, total, &rt.manifest.nodes[id]);
+                    unique_ids.push(id.to_string());
+                }
                 *in_flight += 1;
-                let _ = task_tx.send(Task { index: *next_index, unique_id: id.to_string() });
+                let _ = task_tx.send(Task { unique_ids });
             }
         };
         // A node that will not run, because a parent failed or was skipped:
@@ -394,46 +436,48 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
             };
             let Ok(done) = done else { break };
             in_flight -= 1;
-            let id = done.result.unique_id.clone();
-            let node = &rt.manifest.nodes[&id];
-            rt.output.finish(index_of[id.as_str()], total, node, &done.result);
-            if let Some(info) = done.info {
-                if let Ok(mut m) = compiled_info.lock() {
-                    m.insert(id.clone(), info);
+            for done in done {
+                let id = done.result.unique_id.clone();
+                let node = &rt.manifest.nodes[&id];
+                rt.output.finish(index_of[id.as_str()], total, node, &done.result);
+                if let Some(info) = done.info {
+                    if let Ok(mut m) = compiled_info.lock() {
+                        m.insert(id.clone(), info);
+                    }
                 }
-            }
-            let ok = !matches!(done.result.status, RunStatus::Error | RunStatus::Fail | RunStatus::Skipped);
-            if done.result.status.is_failure() && opts.fail_fast {
-                stop = true;
-            }
-            writers_left -= usize::from(order.writes(&id));
-            results.push(done.result);
-            let kids: Vec<&str> = children.get(id.as_str()).cloned().unwrap_or_default();
-            for k in kids {
-                if !ok {
-                    blocked.insert(k);
+                let ok = !matches!(done.result.status, RunStatus::Error | RunStatus::Fail | RunStatus::Skipped);
+                if done.result.status.is_failure() && opts.fail_fast {
+                    stop = true;
                 }
-                if let Some(r) = remaining.get_mut(k) {
-                    *r -= 1;
-                    if *r == 0 && !stop && !queued.contains(k) {
-                        queued.insert(k);
-                        if blocked.contains(k) {
-                            // Skip now; its children are skipped in turn.
-                            skip_now(k, &mut next_index, &mut index_of, &mut results, &mut writers_left);
-                            let mut stack: Vec<&str> = children.get(k).cloned().unwrap_or_default();
-                            while let Some(g) = stack.pop() {
-                                blocked.insert(g);
-                                if let Some(r) = remaining.get_mut(g) {
-                                    *r -= 1;
-                                    if *r == 0 && !queued.contains(g) {
-                                        queued.insert(g);
-                                        skip_now(g, &mut next_index, &mut index_of, &mut results, &mut writers_left);
-                                        stack.extend(children.get(g).cloned().unwrap_or_default());
+                writers_left -= usize::from(order.writes(&id));
+                results.push(done.result);
+                let kids: Vec<&str> = children.get(id.as_str()).cloned().unwrap_or_default();
+                for k in kids {
+                    if !ok {
+                        blocked.insert(k);
+                    }
+                    if let Some(r) = remaining.get_mut(k) {
+                        *r -= 1;
+                        if *r == 0 && !stop && !queued.contains(k) {
+                            queued.insert(k);
+                            if blocked.contains(k) {
+                                // Skip now; its children are skipped in turn.
+                                skip_now(k, &mut next_index, &mut index_of, &mut results, &mut writers_left);
+                                let mut stack: Vec<&str> = children.get(k).cloned().unwrap_or_default();
+                                while let Some(g) = stack.pop() {
+                                    blocked.insert(g);
+                                    if let Some(r) = remaining.get_mut(g) {
+                                        *r -= 1;
+                                        if *r == 0 && !queued.contains(g) {
+                                            queued.insert(g);
+                                            skip_now(g, &mut next_index, &mut index_of, &mut results, &mut writers_left);
+                                            stack.extend(children.get(g).cloned().unwrap_or_default());
+                                        }
                                     }
                                 }
+                            } else {
+                                ready.push(Reverse(order.key(k)));
                             }
-                        } else {
-                            ready.push(Reverse(order.key(k)));
                         }
                     }
                 }
@@ -674,15 +718,48 @@ fn failed(id: &str, thread: &str, message: String) -> Done {
     }
 }
 
-fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions, _total: usize) -> Done {
-    let _ = task.index;
-    let node = &rt.manifest.nodes[&task.unique_id];
+fn run_node(rt: &Runtime, unique_id: &str, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Done {
+    let node = &rt.manifest.nodes[unique_id];
     if node.resource_type == ResourceType::Ingest {
         return run_ingest(rt, node, conn, thread_id, opts);
     }
     if node.resource_type == ResourceType::Ml {
         return run_ml(rt, node, conn, thread_id, opts);
     }
+    match prepare(rt, node, conn, thread_id, opts) {
+        Ok(p) => execute_prepared(rt, p, conn, thread_id, opts),
+        Err(done) => *done,
+    }
+}
+
+/// A SQL node compiled and ready to run.
+struct Prepared<'a> {
+    /// With a test macro's own `config(...)` (fail_calc, warn_if, ...)
+    /// applied, as dbt captures it into the test's config.
+    node: std::borrow::Cow<'a, Node>,
+    compiled: CompiledNode,
+    relation: crate::adapter::Relation,
+    is_incremental: bool,
+    started: Instant,
+    timing: Vec<TimingInfo>,
+}
+
+impl Prepared<'_> {
+    fn request(&self, opts: &RunOptions) -> MaterializeRequest<'_> {
+        MaterializeRequest {
+            node: &self.node,
+            compiled_sql: &self.compiled.compiled_sql,
+            relation: self.relation.clone(),
+            full_refresh: opts.full_refresh,
+            pre_hooks: self.compiled.pre_hooks.clone(),
+            post_hooks: self.compiled.post_hooks.clone(),
+        }
+    }
+}
+
+/// Compiles a model, seed, snapshot, test or analysis; a compile error is
+/// the node's finished result.
+fn prepare<'a>(rt: &Runtime, node: &'a Node, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Result<Prepared<'a>, Box<Done>> {
     let started = Instant::now();
     let compile_start = Utc::now();
     let relation = Compiler::relation_of(node);
@@ -711,63 +788,55 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         rt.compiler.compile(node, is_incremental, Some(conn.clone()))
     };
     let compile_end = Utc::now();
+    let timing = vec![TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end }];
     let compiled = match compiled {
         Ok(c) => c,
         Err(d) => {
             rt.output.diagnostic(&d);
             let mut done = failed(&node.unique_id, thread_id, d.message.clone());
             done.result.execution_time = started.elapsed().as_secs_f64();
-            done.result.timing.push(TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end });
-            return done;
+            done.result.timing = timing;
+            return Err(Box::new(done));
         }
     };
-    let mut timing = vec![TimingInfo { name: "compile".into(), started_at: compile_start, completed_at: compile_end }];
-    let relation_name = node.relation_name(rt.manifest.quoting);
-    if opts.compile_only || node.resource_type == ResourceType::Analysis {
-        return Done {
-            result: RunResult {
-                unique_id: node.unique_id.clone(),
-                status: RunStatus::Compiled,
-                timing,
-                thread_id: thread_id.to_string(),
-                execution_time: started.elapsed().as_secs_f64(),
-                adapter_response: Map::new(),
-                message: None,
-                failures: None,
-                compiled_code: Some(compiled.compiled_sql.clone()),
-                relation_name,
-            },
-            compiled: Some(compiled),
-            info: None,
-        };
-    }
-    let exec_start = Utc::now();
-    // A test macro's own `config(...)` (fail_calc, warn_if, ...) applies to
-    // the run, as dbt captures it into the test's config.
-    let configured;
     let node = if node.resource_type == ResourceType::Test && !compiled.config.is_empty() {
         let mut n = node.clone();
         for (k, v) in &compiled.config {
             n.config.0.insert(k.clone(), v.clone());
         }
-        configured = n;
-        &configured
+        std::borrow::Cow::Owned(n)
     } else {
-        node
+        std::borrow::Cow::Borrowed(node)
     };
-    let req = MaterializeRequest {
-        node,
-        compiled_sql: &compiled.compiled_sql,
-        relation,
-        full_refresh: opts.full_refresh,
-        pre_hooks: compiled.pre_hooks.clone(),
-        post_hooks: compiled.post_hooks.clone(),
-    };
-    let outcome = if let Some(def) = rt.compiler.custom_materialization(node) {
+    Ok(Prepared { node, compiled, relation, is_incremental, started, timing })
+}
+
+/// Runs a compiled node (`compile` stops at compiling).
+fn execute_prepared(rt: &Runtime, p: Prepared<'_>, conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Done {
+    if opts.compile_only || p.node.resource_type == ResourceType::Analysis {
+        return Done {
+            result: RunResult {
+                unique_id: p.node.unique_id.clone(),
+                status: RunStatus::Compiled,
+                timing: p.timing,
+                thread_id: thread_id.to_string(),
+                execution_time: p.started.elapsed().as_secs_f64(),
+                adapter_response: Map::new(),
+                message: None,
+                failures: None,
+                compiled_code: Some(p.compiled.compiled_sql.clone()),
+                relation_name: p.node.relation_name(rt.manifest.quoting),
+            },
+            compiled: Some(p.compiled),
+            info: None,
+        };
+    }
+    let exec_start = Utc::now();
+    let outcome = if let Some(def) = rt.compiler.custom_materialization(&p.node) {
         // A `{% materialization %}` block of the project or a package runs
         // its own statements through the node's connection.
         rt.compiler
-            .run_custom_materialization(node, &def, &compiled, is_incremental, conn.clone())
+            .run_custom_materialization(&p.node, &def, &p.compiled, p.is_incremental, conn.clone())
             .map(|(message, _)| crate::materialize::MaterializeOutcome {
                 status: RunStatus::Success,
                 message: message.clone(),
@@ -779,13 +848,77 @@ fn run_node(rt: &Runtime, task: &Task, conn: &crate::jinja::objects::SharedConne
         match conn.lock() {
             Ok(mut c) => {
                 let conn: &mut dyn Connection = c.as_mut();
-                materialize(conn, &req)
+                materialize(conn, &p.request(opts))
             }
             Err(_) => Err(MaterializeError::Database(crate::adapter::AdapterError::new("connection lock poisoned"))),
         }
     };
-    timing.push(TimingInfo { name: "execute".into(), started_at: exec_start, completed_at: Utc::now() });
+    let exec_end = Utc::now();
+    finish_prepared(rt, p, outcome, (exec_start, exec_end), conn, thread_id)
+}
+
+/// Data tests the scheduler gave one worker together (see `dispatch` in
+/// `execute_nodes`): compiled one by one, then the ones that can share a
+/// query counted in one (`data_test::tests_together`). When that query
+/// fails, each test runs alone, so that an error is reported for its own
+/// test. Every test's `execute` timing is the shared query's.
+fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Vec<Done> {
+    let mut done = Vec::with_capacity(ids.len());
+    let mut together = Vec::with_capacity(ids.len());
+    for id in ids {
+        match prepare(rt, &rt.manifest.nodes[id], conn, thread_id, opts) {
+            Err(d) => done.push(*d),
+            Ok(p) if can_share_query(rt, &p, opts) => together.push(p),
+            Ok(p) => done.push(execute_prepared(rt, p, conn, thread_id, opts)),
+        }
+    }
+    if together.len() < 2 {
+        done.extend(together.into_iter().map(|p| execute_prepared(rt, p, conn, thread_id, opts)));
+        return done;
+    }
+    let exec_start = Utc::now();
+    let counted = {
+        let requests: Vec<MaterializeRequest<'_>> = together.iter().map(|p| p.request(opts)).collect();
+        match conn.lock() {
+            Ok(mut c) => crate::materialize::data_test::tests_together(c.as_mut(), &requests).ok(),
+            Err(_) => None,
+        }
+    };
+    let exec_end = Utc::now();
+    match counted {
+        Some(outcomes) => done.extend(together.into_iter().zip(outcomes).map(|(p, o)| finish_prepared(rt, p, Ok(o), (exec_start, exec_end), conn, thread_id))),
+        None => done.extend(together.into_iter().map(|p| execute_prepared(rt, p, conn, thread_id, opts))),
+    }
+    done
+}
+
+/// Whether a compiled test can be counted in a query shared with others:
+/// its config allows it (`data_test::can_share_query`), with what its own
+/// macro configured, and no hooks or materialization of the project's run
+/// it.
+fn can_share_query(rt: &Runtime, p: &Prepared<'_>, opts: &RunOptions) -> bool {
+    !opts.compile_only
+        && p.node.resource_type == ResourceType::Test
+        && p.compiled.pre_hooks.is_empty()
+        && p.compiled.post_hooks.is_empty()
+        && rt.compiler.custom_materialization(&p.node).is_none()
+        && crate::materialize::data_test::can_share_query(&p.node.config)
+}
+
+/// A run node's result from what running it gave.
+fn finish_prepared(
+    rt: &Runtime,
+    p: Prepared<'_>,
+    outcome: crate::materialize::MaterializeResult<crate::materialize::MaterializeOutcome>,
+    (exec_start, exec_end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    conn: &crate::jinja::objects::SharedConnection,
+    thread_id: &str,
+) -> Done {
+    let Prepared { node, compiled, mut timing, started, .. } = p;
+    let node: &Node = &node;
+    timing.push(TimingInfo { name: "execute".into(), started_at: exec_start, completed_at: exec_end });
     let execution_time = started.elapsed().as_secs_f64();
+    let relation_name = node.relation_name(rt.manifest.quoting);
     let compiled_code = (node.resource_type != ResourceType::Seed).then(|| compiled.compiled_sql.clone());
     let result = match outcome {
         Ok(o) => {

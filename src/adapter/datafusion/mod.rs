@@ -454,6 +454,17 @@ impl DataFusionConnection {
         Ok((schema, relation.identifier.clone()))
     }
 
+    /// `run_statements`; with `RDBT_LOG_SQL=1` the SQL and its duration on
+    /// stderr.
+    fn run_logged(&mut self, sql: &str) -> AdapterResult<Outcome> {
+        let t = std::time::Instant::now();
+        let out = self.run_statements(sql);
+        if std::env::var_os("RDBT_LOG_SQL").is_some() {
+            eprintln!("-- datafusion {:.1} ms\n{sql}", t.elapsed().as_secs_f64() * 1000.0);
+        }
+        out
+    }
+
     fn run_statements(&mut self, sql: &str) -> AdapterResult<Outcome> {
         let mut last = Outcome::Done(None);
         for stmt in parse(sql)? {
@@ -478,12 +489,7 @@ impl DataFusionConnection {
 
 impl Connection for DataFusionConnection {
     fn execute(&mut self, sql: &str) -> AdapterResult<AdapterResponse> {
-        let t = std::time::Instant::now();
-        let out = self.run_statements(sql);
-        if std::env::var_os("RDBT_LOG_SQL").is_some() {
-            eprintln!("-- datafusion {:.1} ms\n{sql}", t.elapsed().as_secs_f64() * 1000.0);
-        }
-        let rows = match out? {
+        let rows = match self.run_logged(sql)? {
             Outcome::Done(n) => n,
             Outcome::Rows(_, b) => Some(b.iter().map(|b| b.num_rows() as i64).sum()),
         };
@@ -491,7 +497,7 @@ impl Connection for DataFusionConnection {
     }
 
     fn query(&mut self, sql: &str) -> AdapterResult<QueryResult> {
-        match self.run_statements(sql)? {
+        match self.run_logged(sql)? {
             Outcome::Rows(schema, batches) => values::to_query_result(&schema, &batches),
             Outcome::Done(_) => Ok(QueryResult::default()),
         }
