@@ -12,7 +12,9 @@ non-ephemeral models. Then, per tool, on its own copy of the project:
     build     (target/ and the database removed first)
 
 are timed (wall clock) and printed as a table with the speed-up of rdbt over
-dbt-core and rdbt's build time per executed node.
+dbt-core and rdbt's build time per executed node. With --repeat the tools
+take turns (rdbt, dbt-core, rdbt, ...), so that both meet the machine at
+the same speed.
 
     scripts/bench.py                      # N = 1000 and 10000 (dbt-core at 1000 when installed)
     scripts/bench.py 1000                 # with dbt-core too when installed (minutes)
@@ -292,25 +294,56 @@ def timed(cmd, project, timeout, log):
     return dt, rc
 
 
-def bench_tool(name, exe, project, steps, timeout, log, repeat=1):
-    """Times each step `repeat` times (each from a clean target/, and for
-    build a new database); the result is the median run."""
-    res = {}
+# A run this long is its own warm-up (see bench_tools).
+SELF_WARMING_SECONDS = 10.0
+
+
+def bench_tools(runs_of, steps, timeout, log, pause=0.0, warm_up=False):
+    """Times each step for every tool: `runs_of` maps a tool's name to
+    (executable, project, repeat). Each run starts from a clean target/ (for
+    build, a new database too). The tools take turns, one run each, so that
+    a machine whose speed drifts (it does, by 10% over an hour here) slows
+    both alike. `pause` seconds pass before each run: on this machine the
+    first second after a long run (dbt-core's build) or after an idle spell
+    runs up to 15% slower, which a 50 s run does not notice and a 1 s run
+    does. With `warm_up`, each timed run follows an untimed run of the same
+    command, except for a tool whose run takes SELF_WARMING_SECONDS or more
+    (dbt-core's): its first run is timed, and none is repeated untimed. A
+    tool's result per step is its median run."""
+    res = {name: {} for name in runs_of}
     for step in steps:
-        runs = []
-        for _ in range(max(1, repeat)):
-            clean(project, db=(step == "build"))
-            cmd = [exe, step, "--profiles-dir", str(project), "--project-dir", str(project)]
-            dt, rc = timed(cmd, project, timeout, log)
-            runs.append({"seconds": round(dt, 3), "exit": rc})
-            status = "ok" if rc == 0 else f"exit {rc}"
-            print(f"  {name:5s} {step:8s} {dt:9.2f}s  {status}", file=sys.stderr)
-            if rc != 0:
-                break
-        failed = [r for r in runs if r["exit"] != 0]
-        median = sorted(r["seconds"] for r in runs)[len(runs) // 2]
-        res[step] = failed[0] if failed else {"seconds": median, "exit": 0}
-        res[step]["runs"] = [r["seconds"] for r in runs]
+        runs = {name: [] for name in runs_of}
+        failed = set()
+        long_runs = set()
+        for rep in range(max(max(1, r) for _, _, r in runs_of.values())):
+            for name, (exe, project, repeat) in runs_of.items():
+                if rep >= max(1, repeat) or name in failed:
+                    continue
+                cmd = [exe, step, "--profiles-dir", str(project), "--project-dir", str(project)]
+                dt = None
+                if warm_up and name not in long_runs:
+                    clean(project, db=(step == "build"))
+                    time.sleep(pause)
+                    log.write("(warm-up run, untimed unless it is long)\n")
+                    dt, rc = timed(cmd, project, timeout, log)
+                    if dt >= SELF_WARMING_SECONDS or rc != 0:
+                        long_runs.add(name)
+                    else:
+                        dt = None
+                if dt is None:
+                    clean(project, db=(step == "build"))
+                    time.sleep(pause)
+                    dt, rc = timed(cmd, project, timeout, log)
+                runs[name].append({"seconds": round(dt, 3), "exit": rc})
+                status = "ok" if rc == 0 else f"exit {rc}"
+                print(f"  {name:5s} {step:8s} {dt:9.2f}s  {status}", file=sys.stderr)
+                if rc != 0:
+                    failed.add(name)
+        for name, tool_runs in runs.items():
+            bad = [r for r in tool_runs if r["exit"] != 0]
+            median = sorted(r["seconds"] for r in tool_runs)[len(tool_runs) // 2]
+            res[name][step] = bad[0] if bad else {"seconds": median, "exit": 0}
+            res[name][step]["runs"] = [r["seconds"] for r in tool_runs]
     return res
 
 
@@ -336,6 +369,8 @@ def main():
     ap.add_argument("--threads", type=int, default=4, help="profile threads (default 4)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per step and tool; the table shows the median (default 1)")
     ap.add_argument("--dbt-repeat", type=int, help="runs per step for dbt-core (default: --repeat)")
+    ap.add_argument("--pause", type=float, default=0.0, help="seconds to wait before each timed run (default 0)")
+    ap.add_argument("--warm-up", action="store_true", help=f"before each timed run, run the same command untimed (not for runs of {SELF_WARMING_SECONDS:.0f} s or more)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per command before giving up")
     ap.add_argument("--keep", action="store_true", help="keep the generated projects and logs")
     ap.add_argument("--dir", help="generate under this directory instead of a temporary one (implies --keep)")
@@ -375,6 +410,7 @@ def main():
                 info = generate(gen, n, args.threads)
                 print(f"N={n}: generated {info} in {time.perf_counter() - t0:.1f}s at {gen}", file=sys.stderr)
                 row = {"n": n, **info, "tools": {}}
+                runs_of = {}
                 for name, exe in tools:
                     if name == "dbt" and dbt_max_n is not None and n > dbt_max_n:
                         print(f"N={n}: skipping dbt-core (pass --with-dbt to time it at this size)", file=sys.stderr)
@@ -384,7 +420,8 @@ def main():
                         shutil.rmtree(project)
                     shutil.copytree(gen, project)
                     repeat = args.dbt_repeat if name == "dbt" and args.dbt_repeat else args.repeat
-                    row["tools"][name] = bench_tool(name, exe, project, steps, args.timeout, log, repeat)
+                    runs_of[name] = (exe, project, repeat)
+                row["tools"] = bench_tools(runs_of, steps, args.timeout, log, args.pause, args.warm_up)
                 results.append(row)
     finally:
         print_table(results, steps)
