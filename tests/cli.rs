@@ -729,5 +729,22 @@ fn data_tests_share_a_query_and_report_as_run_alone() {
     out.assert_code(1);
     assert_eq!(counting_queries(&out.stderr), 2, "{}", out.stderr);
     assert_eq!(statuses(&p), expected(false));
+    // The three share their `execute` timing; `stored` has its own.
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let execute = |name: &str| {
+        let r = rr["results"].as_array().unwrap().iter().find(|r| r["unique_id"].as_str().unwrap().split('.').nth(2) == Some(name)).unwrap();
+        r["timing"].as_array().unwrap().iter().find(|t| t["name"] == "execute").unwrap().clone()
+    };
+    assert_eq!(execute("not_null_a_id"), execute("unique_a_id"));
+    assert_eq!(execute("not_null_a_id"), execute("accepted_values_a_name__x__y"));
+    assert_ne!(execute("not_null_a_id"), execute("stored"));
     assert!(out.stdout.contains("WARN=1") && out.stdout.contains("ERROR=2"), "{}", out.stdout);
+
+    // --fail-fast: every test alone, and none runs after the first failure
+    // (of `unique_a_id` and `stored`, the second is skipped).
+    let out = rdbt_in_env(p.path(), &["test", "--threads", "1", "--fail-fast"], &log);
+    out.assert_code(1);
+    assert!(!out.stderr.contains("test_index"), "{}", out.stderr);
+    let skipped: Vec<_> = statuses(&p).into_iter().filter(|(_, status, _)| status == "skipped").map(|(name, ..)| name).collect();
+    assert!(skipped.iter().any(|n| n == "unique_a_id" || n == "stored"), "{skipped:?}");
 }

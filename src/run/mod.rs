@@ -343,26 +343,40 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         let shares_query: Vec<bool> = plan
             .iter()
             .map(|id| {
+                // Under --fail-fast every test starts alone, so that none
+                // runs after the first failure.
                 !opts.compile_only
+                    && !opts.fail_fast
                     && !order.writes(id)
                     && rt.manifest.nodes.get(id).is_some_and(|n| n.resource_type == ResourceType::Test && crate::materialize::data_test::can_share_query(&n.config))
             })
             .collect();
         // A data test that can share a query with others (see
-        // `run_tests_together`) takes along the next such tests in line, as
-        // many as leave the other free workers as many (at most
-        // MAX_TESTS_PER_QUERY). Nodes passed over keep their place.
+        // `run_tests_together`) takes along the next such tests in line of
+        // its own group in `SchedulingOrder` (a test that leads to a write
+        // does not wait for the tests of the last models), at most
+        // MAX_TESTS_PER_QUERY, and when other workers are free, only its
+        // share. Nodes passed over keep their place.
         let dispatch = |ready: &mut BinaryHeap<Reverse<(u8, usize)>>, limit: usize, in_flight: &mut usize, next_index: &mut usize, index_of: &mut HashMap<_, usize>| {
             while *in_flight < limit {
-                let Some(Reverse((_, pos))) = ready.pop() else { break };
+                let Some(Reverse((group, pos))) = ready.pop() else { break };
                 let mut positions = vec![pos];
                 if shares_query[pos] {
                     let free = limit - *in_flight;
-                    let waiting = 1 + ready.iter().filter(|Reverse((_, p))| shares_query[*p]).count();
-                    let take = waiting.div_ceil(free).min(crate::materialize::data_test::MAX_TESTS_PER_QUERY);
+                    let most = crate::materialize::data_test::MAX_TESTS_PER_QUERY;
+                    let take = if free == 1 {
+                        most
+                    } else {
+                        let waiting = 1 + ready.iter().filter(|Reverse((g, p))| *g == group && shares_query[*p]).count();
+                        waiting.div_ceil(free).min(most)
+                    };
                     let mut passed_over = vec![];
                     while positions.len() < take {
                         let Some(Reverse(key)) = ready.pop() else { break };
+                        if key.0 != group {
+                            passed_over.push(Reverse(key));
+                            break;
+                        }
                         if shares_query[key.1] {
                             positions.push(key.1);
                         } else {
@@ -740,7 +754,8 @@ struct Prepared<'a> {
     compiled: CompiledNode,
     relation: crate::adapter::Relation,
     is_incremental: bool,
-    started: Instant,
+    /// How long compiling took: part of the node's `execution_time`.
+    compiling: std::time::Duration,
     timing: Vec<TimingInfo>,
 }
 
@@ -808,7 +823,7 @@ fn prepare<'a>(rt: &Runtime, node: &'a Node, conn: &crate::jinja::objects::Share
     } else {
         std::borrow::Cow::Borrowed(node)
     };
-    Ok(Prepared { node, compiled, relation, is_incremental, started, timing })
+    Ok(Prepared { node, compiled, relation, is_incremental, compiling: started.elapsed(), timing })
 }
 
 /// Runs a compiled node (`compile` stops at compiling).
@@ -820,7 +835,7 @@ fn execute_prepared(rt: &Runtime, p: Prepared<'_>, conn: &crate::jinja::objects:
                 status: RunStatus::Compiled,
                 timing: p.timing,
                 thread_id: thread_id.to_string(),
-                execution_time: p.started.elapsed().as_secs_f64(),
+                execution_time: p.compiling.as_secs_f64(),
                 adapter_response: Map::new(),
                 message: None,
                 failures: None,
@@ -832,6 +847,7 @@ fn execute_prepared(rt: &Runtime, p: Prepared<'_>, conn: &crate::jinja::objects:
         };
     }
     let exec_start = Utc::now();
+    let executing = Instant::now();
     let outcome = if let Some(def) = rt.compiler.custom_materialization(&p.node) {
         // A `{% materialization %}` block of the project or a package runs
         // its own statements through the node's connection.
@@ -853,15 +869,24 @@ fn execute_prepared(rt: &Runtime, p: Prepared<'_>, conn: &crate::jinja::objects:
             Err(_) => Err(MaterializeError::Database(crate::adapter::AdapterError::new("connection lock poisoned"))),
         }
     };
-    let exec_end = Utc::now();
-    finish_prepared(rt, p, outcome, (exec_start, exec_end), conn, thread_id)
+    let execution = Execution { started_at: exec_start, completed_at: Utc::now(), took: executing.elapsed() };
+    finish_prepared(rt, p, outcome, &execution, conn, thread_id)
+}
+
+/// When a node's statements ran (for tests counted together: their shared
+/// query).
+struct Execution {
+    started_at: chrono::DateTime<Utc>,
+    completed_at: chrono::DateTime<Utc>,
+    took: std::time::Duration,
 }
 
 /// Data tests the scheduler gave one worker together (see `dispatch` in
 /// `execute_nodes`): compiled one by one, then the ones that can share a
 /// query counted in one (`data_test::tests_together`). When that query
 /// fails, each test runs alone, so that an error is reported for its own
-/// test. Every test's `execute` timing is the shared query's.
+/// test. Every test's `execute` timing is the shared query's; its
+/// `execution_time` has an equal share of the query's duration.
 fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects::SharedConnection, thread_id: &str, opts: &RunOptions) -> Vec<Done> {
     let mut done = Vec::with_capacity(ids.len());
     let mut together = Vec::with_capacity(ids.len());
@@ -877,6 +902,7 @@ fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects
         return done;
     }
     let exec_start = Utc::now();
+    let executing = Instant::now();
     let counted = {
         let requests: Vec<MaterializeRequest<'_>> = together.iter().map(|p| p.request(opts)).collect();
         match conn.lock() {
@@ -884,9 +910,12 @@ fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects
             Err(_) => None,
         }
     };
-    let exec_end = Utc::now();
+    // Each test's share of the query's time, so that the tests'
+    // execution_time add up to the time they took.
+    let share = executing.elapsed() / u32::try_from(together.len()).unwrap_or(u32::MAX);
+    let execution = Execution { started_at: exec_start, completed_at: Utc::now(), took: share };
     match counted {
-        Some(outcomes) => done.extend(together.into_iter().zip(outcomes).map(|(p, o)| finish_prepared(rt, p, Ok(o), (exec_start, exec_end), conn, thread_id))),
+        Some(outcomes) => done.extend(together.into_iter().zip(outcomes).map(|(p, o)| finish_prepared(rt, p, Ok(o), &execution, conn, thread_id))),
         None => done.extend(together.into_iter().map(|p| execute_prepared(rt, p, conn, thread_id, opts))),
     }
     done
@@ -910,14 +939,16 @@ fn finish_prepared(
     rt: &Runtime,
     p: Prepared<'_>,
     outcome: crate::materialize::MaterializeResult<crate::materialize::MaterializeOutcome>,
-    (exec_start, exec_end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    execution: &Execution,
     conn: &crate::jinja::objects::SharedConnection,
     thread_id: &str,
 ) -> Done {
-    let Prepared { node, compiled, mut timing, started, .. } = p;
+    let Prepared { node, compiled, mut timing, compiling, .. } = p;
     let node: &Node = &node;
-    timing.push(TimingInfo { name: "execute".into(), started_at: exec_start, completed_at: exec_end });
-    let execution_time = started.elapsed().as_secs_f64();
+    timing.push(TimingInfo { name: "execute".into(), started_at: execution.started_at, completed_at: execution.completed_at });
+    // Its own compiling and running, not the time the node waited for
+    // others (compiled before it, or counted in the same query).
+    let execution_time = (compiling + execution.took).as_secs_f64();
     let relation_name = node.relation_name(rt.manifest.quoting);
     let compiled_code = (node.resource_type != ResourceType::Seed).then(|| compiled.compiled_sql.clone());
     let result = match outcome {
