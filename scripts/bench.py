@@ -320,20 +320,22 @@ def bench_tools(runs_of, steps, timeout, log, pause=0.0, warm_up=False):
                 if rep >= max(1, repeat) or name in failed:
                     continue
                 cmd = [exe, step, "--profiles-dir", str(project), "--project-dir", str(project)]
-                dt = None
-                if warm_up and name not in long_runs:
+
+                def run_once():
                     clean(project, db=(step == "build"))
                     time.sleep(pause)
+                    return timed(cmd, project, timeout, log)
+
+                dt = None
+                if warm_up and name not in long_runs:
                     log.write("(warm-up run, untimed unless it is long)\n")
-                    dt, rc = timed(cmd, project, timeout, log)
+                    dt, rc = run_once()
                     if dt >= SELF_WARMING_SECONDS or rc != 0:
                         long_runs.add(name)
                     else:
                         dt = None
                 if dt is None:
-                    clean(project, db=(step == "build"))
-                    time.sleep(pause)
-                    dt, rc = timed(cmd, project, timeout, log)
+                    dt, rc = run_once()
                 runs[name].append({"seconds": round(dt, 3), "exit": rc})
                 status = "ok" if rc == 0 else f"exit {rc}"
                 print(f"  {name:5s} {step:8s} {dt:9.2f}s  {status}", file=sys.stderr)

@@ -59,13 +59,12 @@ def statements(project):
     manifest = json.loads((target / "manifest.json").read_text())
     results = json.loads((target / "run_results.json").read_text())["results"]
 
-    def started(result):
+    def execute_timing(result, field):
         timing = [t for t in result.get("timing", []) if t.get("name") == "execute"]
-        return timing[0]["started_at"] if timing and timing[0].get("started_at") else ""
+        return (timing[0].get(field) or "") if timing else ""
 
-    def ended(result):
-        timing = [t for t in result.get("timing", []) if t.get("name") == "execute"]
-        return timing[0].get("completed_at", "") if timing else ""
+    def started(result):
+        return execute_timing(result, "started_at")
 
     out = []
     shared = {}
@@ -96,7 +95,7 @@ def statements(project):
         if kind == "test":
             # rdbt counts several data tests in one query; they share the
             # thread and the `execute` timing.
-            key = (result.get("thread_id"), started(result), ended(result))
+            key = (result.get("thread_id"), started(result), execute_timing(result, "completed_at"))
             if key in shared and key[1]:
                 out[shared[key]][1].append(sql)
             else:

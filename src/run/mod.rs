@@ -339,7 +339,8 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
         // first in `SchedulingOrder` goes first.
         let mut ready: BinaryHeap<Reverse<(u8, usize)>> = BinaryHeap::new();
         // By plan position: data tests that may share a query (their config
-        // is checked again once compiled).
+        // is checked again once compiled). Such a test only reads, so it is
+        // never one of `order`'s writers.
         let shares_query: Vec<bool> = plan
             .iter()
             .map(|id| {
@@ -347,7 +348,6 @@ fn execute_nodes(rt: &Runtime, plan: &[String], opts: &RunOptions, compiled_info
                 // runs after the first failure.
                 !opts.compile_only
                     && !opts.fail_fast
-                    && !order.writes(id)
                     && rt.manifest.nodes.get(id).is_some_and(|n| n.resource_type == ResourceType::Test && crate::materialize::data_test::can_share_query(&n.config))
             })
             .collect();
@@ -893,7 +893,8 @@ fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects
     for id in ids {
         match prepare(rt, &rt.manifest.nodes[id], conn, thread_id, opts) {
             Err(d) => done.push(*d),
-            Ok(p) if can_share_query(rt, &p, opts) => together.push(p),
+            // Checked again with what the test's own macro configured.
+            Ok(p) if crate::materialize::data_test::can_share_query(&p.node.config) => together.push(p),
             Ok(p) => done.push(execute_prepared(rt, p, conn, thread_id, opts)),
         }
     }
@@ -919,19 +920,6 @@ fn run_tests_together(rt: &Runtime, ids: &[String], conn: &crate::jinja::objects
         None => done.extend(together.into_iter().map(|p| execute_prepared(rt, p, conn, thread_id, opts))),
     }
     done
-}
-
-/// Whether a compiled test can be counted in a query shared with others:
-/// its config allows it (`data_test::can_share_query`), with what its own
-/// macro configured, and no hooks or materialization of the project's run
-/// it.
-fn can_share_query(rt: &Runtime, p: &Prepared<'_>, opts: &RunOptions) -> bool {
-    !opts.compile_only
-        && p.node.resource_type == ResourceType::Test
-        && p.compiled.pre_hooks.is_empty()
-        && p.compiled.post_hooks.is_empty()
-        && rt.compiler.custom_materialization(&p.node).is_none()
-        && crate::materialize::data_test::can_share_query(&p.node.config)
 }
 
 /// A run node's result from what running it gave.
